@@ -1,0 +1,77 @@
+# pg_rollout: PGXS build, tests, demo and bench.
+#
+#   make            build the library and the install script
+#   make install    install into the PostgreSQL found by pg_config
+#   make test       set up a fresh machine, build, install, run every suite
+#   make demo       set up, build, install, run the demo against a throwaway instance
+#   make bench      set up, build, install, print throughput ratios
+#
+# Test subsets for development: make test SUITES="regress isolation tap"
+#   REGRESS="registry stats_vectors" ISOLATION="registry_concurrency" PROVE_TESTS="test/t/001_preload.pl"
+
+EXTENSION = pg_rollout
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_rollout.control)
+
+PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/lib/postgresql/15/bin/pg_config)
+
+MODULE_big = pg_rollout
+SRCS = $(sort $(wildcard src/*.c))
+OBJS = $(SRCS:.c=.o)
+ROLLOUT_HEADERS = $(wildcard src/*.h)
+
+SQL_PIECES = $(sort $(wildcard src/sql/*.sql))
+DATA_built = sql_build/$(EXTENSION)--$(EXTVERSION).sql
+EXTRA_CLEAN = sql_build results output_iso tmp_check tmp_check_iso log regression.diffs regression.out
+
+DEPS_PKGS = jansson gsl libxxhash
+PKG_CFLAGS := $(shell pkg-config --cflags $(DEPS_PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(DEPS_PKGS) 2>/dev/null)
+
+PG_CPPFLAGS = -I$(srcdir)/src $(PKG_CFLAGS)
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
+	-Wno-missing-field-initializers -Wno-clobbered
+SHLIB_LINK = $(PKG_LIBS)
+
+# Test suites; names come from the files so adding a test needs no edit here.
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
+PROVE_TESTS ?= $(sort $(wildcard test/t/*.pl))
+SUITES ?= regress isolation tap sim
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifeq ($(PGXS),)
+# pg_config is not there yet: only the set-up targets can run.
+all install test demo bench:
+	@bash test/setup.sh
+	@$(MAKE) --no-print-directory $(MAKECMDGOALS) PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+else
+include $(PGXS)
+
+$(OBJS): $(ROLLOUT_HEADERS)
+
+$(DATA_built): $(SQL_PIECES) pg_rollout.control
+	@mkdir -p sql_build
+	cat $(SQL_PIECES) > $@
+
+.PHONY: setup test demo bench installcheck-suites
+
+setup:
+	@bash test/setup.sh
+
+# make test: install what is missing, build, install, run every suite as an
+# unprivileged OS user against temporary instances.
+test: setup
+	$(MAKE) all
+	$(MAKE) install
+	@bash test/run_suites.sh "$(PG_CONFIG)" "$(SUITES)" "$(REGRESS)" "$(ISOLATION)" "$(PROVE_TESTS)"
+
+demo: setup
+	$(MAKE) all
+	$(MAKE) install
+	@bash test/demo.sh "$(PG_CONFIG)"
+
+bench: setup
+	$(MAKE) all
+	$(MAKE) install
+	@bash test/bench/run.sh "$(PG_CONFIG)"
+endif

@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_rollout.c
+ *		Library entry point: module magic and _PG_init.
+ *
+ * Every SQL function works whether or not the library is preloaded. What
+ * needs shared_preload_libraries (shared memory, the background worker) is
+ * set up only when the library is loaded that way, as pg_cron does.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+
+#include <gsl/gsl_errno.h>
+
+#include "pg_rollout.h"
+
+PG_MODULE_MAGIC;
+
+/*
+ * Called once per process when the library is loaded: turns off GSL's
+ * aborting error handler, and registers what needs preloading.
+ */
+void
+_PG_init(void)
+{
+	/* GSL's default handler calls abort(); we check every status instead. */
+	gsl_set_error_handler_off();
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Shared helpers for the test, demo and bench drivers: who runs the server,
+# and a private copy of the tree that this user can write.
+
+# run_as_pg CMD...: run a command as the unprivileged OS user when we are
+# root (initdb refuses root), as ourselves otherwise.
+run_as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# make_workdir: copy the source tree (without .git and build output) into a
+# fresh directory the server user owns, and print its path.
+make_workdir() {
+  local src dir
+  src=$(pwd)
+  dir=$(mktemp -d /tmp/pg_rollout_run.XXXXXX)
+  tar -C "$src" --exclude=.git --exclude='*.o' --exclude='*.so' \
+      --exclude=tmp_check --exclude=tmp_check_iso --exclude=results \
+      --exclude=output_iso -cf - . | tar -C "$dir" -xf -
+  chmod 755 "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown -R postgres:postgres "$dir"
+  fi
+  echo "$dir"
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs the test suites of pg_rollout against temporary instances.
+# Usage: run_suites.sh PG_CONFIG "SUITES" "REGRESS" "ISOLATION" "PROVE_TESTS"
+# The library must already be installed. Exits non-zero on any failure and
+# prints regression.diffs for failed pg_regress and isolation runs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source test/common.sh
+
+PG_CONFIG=$1
+SUITES=$2
+REGRESS=$3
+ISOLATION=$4
+PROVE_TESTS=$5
+
+BINDIR=$("$PG_CONFIG" --bindir)
+PGXS_DIR=$(cd "$(dirname "$("$PG_CONFIG" --pgxs)")/../.." && pwd)
+PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress"
+PG_ISOLATION="$PGXS_DIR/src/test/isolation/pg_isolation_regress"
+
+# Several developers may share one machine: one suite run at a time, since
+# they share the installed library.
+exec 9>/tmp/pg_rollout_test.lock
+flock 9
+
+WORK=$(make_workdir)
+echo "pg_rollout tests: working copy in $WORK"
+failed=()
+
+has() { case " $SUITES " in *" $1 "*) return 0;; esac; return 1; }
+
+if has regress && [ -n "$REGRESS" ]; then
+  echo "=== pg_regress: $REGRESS"
+  if ! run_as_pg bash -c "cd '$WORK' && '$PG_REGRESS' --inputdir=. --bindir='$BINDIR' \
+        --temp-instance=./tmp_check --temp-config=test/pg_rollout.conf \
+        --dbname=contrib_regression $REGRESS"; then
+    failed+=(regress)
+    cat "$WORK/regression.diffs" 2>/dev/null
+  fi
+fi
+
+if has isolation && [ -n "$ISOLATION" ]; then
+  echo "=== isolation: $ISOLATION"
+  if ! run_as_pg bash -c "cd '$WORK' && '$PG_ISOLATION' --inputdir=test --outputdir=output_iso \
+        --bindir='$BINDIR' --temp-instance=./tmp_check_iso --temp-config=test/pg_rollout.conf \
+        --dbname=isolation_regression $ISOLATION"; then
+    failed+=(isolation)
+    cat "$WORK/output_iso/regression.diffs" 2>/dev/null
+  fi
+fi
+
+if has tap && [ -n "$PROVE_TESTS" ]; then
+  echo "=== TAP: $PROVE_TESTS"
+  if ! run_as_pg bash -c "cd '$WORK' && PATH='$BINDIR':\$PATH PG_REGRESS='$PG_REGRESS' \
+        PG_CONFIG='$PG_CONFIG' TESTDIR='$WORK' prove -I '$PGXS_DIR/src/test/perl' -I test $PROVE_TESTS"; then
+    failed+=(tap)
+    for f in "$WORK"/tmp_check/log/regress_log_*; do
+      [ -f "$f" ] && { echo "--- $f (last 60 lines)"; tail -n 60 "$f"; }
+    done
+  fi
+fi
+
+if has sim && [ -f test/sim/run.sh ]; then
+  echo "=== simulation"
+  if ! run_as_pg bash -c "cd '$WORK' && bash test/sim/run.sh '$BINDIR'"; then
+    failed+=(sim)
+  fi
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "pg_rollout tests FAILED: ${failed[*]} (working copy kept in $WORK)"
+  exit 1
+fi
+rm -rf "$WORK"
+echo "pg_rollout tests: all suites passed"
