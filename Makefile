@@ -62,16 +62,13 @@ setup:
 # unprivileged OS user against temporary instances.
 test: setup
 	$(MAKE) all
-	$(MAKE) install
 	@bash test/run_suites.sh "$(PG_CONFIG)" "$(SUITES)" "$(REGRESS)" "$(ISOLATION)" "$(PROVE_TESTS)"
 
 demo: setup
 	$(MAKE) all
-	$(MAKE) install
 	@bash test/demo.sh "$(PG_CONFIG)"
 
 bench: setup
 	$(MAKE) all
-	$(MAKE) install
 	@bash test/bench/run.sh "$(PG_CONFIG)"
 endif

@@ -27,3 +27,12 @@ make_workdir() {
   fi
   echo "$dir"
 }
+
+# lock_and_install PG_CONFIG: several developers may share one machine and
+# its one installed library, so a run holds a lock from install to the end.
+lock_and_install() {
+  exec 9>/tmp/pg_rollout_test.lock
+  chmod 666 /tmp/pg_rollout_test.lock 2>/dev/null || true
+  flock 9
+  make -s install PG_CONFIG="$1" >/dev/null
+}

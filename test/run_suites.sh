@@ -18,10 +18,7 @@ PGXS_DIR=$(cd "$(dirname "$("$PG_CONFIG" --pgxs)")/../.." && pwd)
 PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress"
 PG_ISOLATION="$PGXS_DIR/src/test/isolation/pg_isolation_regress"
 
-# Several developers may share one machine: one suite run at a time, since
-# they share the installed library.
-exec 9>/tmp/pg_rollout_test.lock
-flock 9
+lock_and_install "$PG_CONFIG"
 
 WORK=$(make_workdir)
 echo "pg_rollout tests: working copy in $WORK"
