@@ -36,3 +36,33 @@ lock_and_install() {
   flock 9
   make -s install PG_CONFIG="$1" >/dev/null
 }
+
+# start_instance BINDIR: initdb and start a throwaway instance with the
+# library preloaded, as the server user, on a free local port. Sets
+# INSTANCE_DIR and PGPORT/PGHOST for the caller.
+start_instance() {
+  local bindir=$1
+  INSTANCE_DIR=$(mktemp -d /tmp/pg_rollout_instance.XXXXXX)
+  chmod 755 "$INSTANCE_DIR"
+  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$INSTANCE_DIR"
+  PGPORT=$((54000 + RANDOM % 1000))
+  while (exec 3<>/dev/tcp/127.0.0.1/$PGPORT) 2>/dev/null; do PGPORT=$((PGPORT + 1)); done
+  PGHOST=$INSTANCE_DIR
+  run_as_pg "$bindir/initdb" -D "$INSTANCE_DIR/data" -A trust -U postgres >/dev/null
+  cat >> "$INSTANCE_DIR/data/postgresql.conf" <<CONF
+port = $PGPORT
+listen_addresses = ''
+unix_socket_directories = '$INSTANCE_DIR'
+shared_preload_libraries = 'pg_rollout'
+fsync = off
+CONF
+  run_as_pg "$bindir/pg_ctl" -D "$INSTANCE_DIR/data" -l "$INSTANCE_DIR/server.log" -w start >/dev/null
+  export PGPORT PGHOST PGUSER=postgres
+}
+
+# stop_instance BINDIR: stop and remove the instance of start_instance.
+stop_instance() {
+  local bindir=$1
+  run_as_pg "$bindir/pg_ctl" -D "$INSTANCE_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$INSTANCE_DIR"
+}

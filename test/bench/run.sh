@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# make bench: starts one throwaway instance, then runs every
+# test/bench/bench_*.sh against it. Figures are ratios against baselines
+# taken in the same run; nothing here fails for slowness.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source test/common.sh
+
+PG_CONFIG=$1
+export BINDIR=$("$PG_CONFIG" --bindir)
+export BENCH_SECONDS=${BENCH_SECONDS:-10}
+export BENCH_CLIENTS=${BENCH_CLIENTS:-2}
+lock_and_install "$PG_CONFIG"
+WORK=$(make_workdir)
+start_instance "$BINDIR"
+trap 'stop_instance "$BINDIR"; rm -rf "$WORK"' EXIT
+export PGDATABASE=bench
+
+run_as_pg "$BINDIR/psql" -X -q -d postgres -c 'CREATE DATABASE bench'
+run_as_pg "$BINDIR/psql" -X -q -c 'CREATE EXTENSION pg_rollout'
+
+echo "pg_rollout bench: $BENCH_CLIENTS clients, $BENCH_SECONDS s per run, $(nproc) cores"
+shopt -s nullglob
+for script in "$WORK"/test/bench/bench_*.sh; do
+  echo
+  echo "=== $(basename "$script")"
+  run_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGDATABASE=bench PGUSER=postgres \
+    BINDIR="$BINDIR" BENCH_SECONDS="$BENCH_SECONDS" BENCH_CLIENTS="$BENCH_CLIENTS" \
+    bash -c "cd '$WORK' && bash '$script'" || echo "(bench script $(basename "$script") failed)"
+done
