@@ -12,7 +12,8 @@
 EXTENSION = pg_rollout
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_rollout.control)
 
-PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/lib/postgresql/15/bin/pg_config)
+# PostgreSQL 15 (what Debian 12 ships) unless PG_CONFIG names another.
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) $(shell command -v pg_config 2>/dev/null) /usr/lib/postgresql/15/bin/pg_config)
 
 MODULE_big = pg_rollout
 SRCS = $(sort $(wildcard src/*.c))
