@@ -13,10 +13,12 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 
 #include <gsl/gsl_errno.h>
 
 #include "pg_rollout.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -32,4 +34,12 @@ _PG_init(void)
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+
+	WorkerDefineGucs();
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("rollout");
+#else
+	EmitWarningsOnPlaceholders("rollout");
+#endif
+	WorkerRegister();
 }

@@ -1,0 +1,90 @@
+/*-------------------------------------------------------------------------
+ *
+ * notify.c
+ *		NOTIFY rollout with a JSON payload for every state change.
+ *
+ * The payload is built with jansson, so that every field is escaped as
+ * JSON requires, and queued with Async_Notify: listeners receive it when
+ * (and only if) the transaction that made the change commits.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/async.h"
+#include "fmgr.h"
+/* fmgrprotos.h declares a json_object() of its own; keep jansson's. */
+#define json_object pg_json_object_fn
+#include "utils/builtins.h"
+#undef json_object
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include <jansson.h>
+
+PG_FUNCTION_INFO_V1(rollout_notify_change);
+
+/* Sets key to a text argument, or to JSON null when the argument is NULL. */
+static void
+SetTextArg(json_t *obj, const char *key, FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		json_object_set_new(obj, key, json_null());
+	else
+		json_object_set_new(obj, key,
+							json_string(text_to_cstring(PG_GETARG_TEXT_PP(argno))));
+}
+
+/*
+ * rollout._notify_change(rollout_id, agent, action, state, stage, percent,
+ * at, reason): queues NOTIFY rollout, '<json>'.
+ */
+Datum
+rollout_notify_change(PG_FUNCTION_ARGS)
+{
+	json_t	   *obj = json_object();
+	char	   *payload;
+	char	   *copy;
+
+	if (PG_ARGISNULL(0))
+		json_object_set_new(obj, "rollout_id", json_null());
+	else
+		json_object_set_new(obj, "rollout_id", json_integer(PG_GETARG_INT64(0)));
+	SetTextArg(obj, "agent", fcinfo, 1);
+	SetTextArg(obj, "action", fcinfo, 2);
+	SetTextArg(obj, "state", fcinfo, 3);
+	if (PG_ARGISNULL(4))
+		json_object_set_new(obj, "stage", json_null());
+	else
+		json_object_set_new(obj, "stage", json_integer(PG_GETARG_INT32(4)));
+	if (PG_ARGISNULL(5))
+		json_object_set_new(obj, "percent", json_null());
+	else
+		json_object_set_new(obj, "percent",
+							json_real(DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+																		 PG_GETARG_DATUM(5)))));
+	if (PG_ARGISNULL(6))
+		json_object_set_new(obj, "at", json_null());
+	else
+		json_object_set_new(obj, "at",
+							json_string(timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(6))));
+	SetTextArg(obj, "reason", fcinfo, 7);
+
+	payload = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+	json_decref(obj);
+	if (payload == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not build the notification payload")));
+	copy = pstrdup(payload);
+	free(payload);
+
+	/* NOTIFY payloads are limited to 8000 bytes; drop the reason if needed. */
+	if (strlen(copy) >= NAMEDATALEN * 125)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("notification payload is too long"),
+				 errdetail("The payload has %zu bytes; NOTIFY allows fewer than 8000.", strlen(copy))));
+	Async_Notify("rollout", copy);
+	PG_RETURN_VOID();
+}
