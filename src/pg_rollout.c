@@ -17,6 +17,7 @@
 #include <gsl/gsl_errno.h>
 
 #include "pg_rollout.h"
+#include "route.h"
 
 PG_MODULE_MAGIC;
 
@@ -32,4 +33,7 @@ _PG_init(void)
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+
+	/* Exposure counters of route() (route_shmem.c). */
+	RouteShmemRegister();
 }
