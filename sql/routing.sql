@@ -10,14 +10,14 @@ SELECT k, s, rollout.bucket(k, s) AS bucket, rollout.bucket(k, s) = b AS matches
                ('tenant-acme', -9223372036854775808, 2275), ('Zoë', 7, 580),
                (repeat('a', 300), 99, 8961)) AS v(k, s, b);
 
-SELECT rollout.create_agent('bot') AS agent_id;
+SELECT rollout.create_agent('bot') > 0 AS created;
 SELECT rollout.create_version('bot', 'v1 prompt', 'gpt-4o-2024-08-06', template => 'T1') AS v1;
 SELECT rollout.create_version('bot', 'v2 prompt', 'gpt-4o-2024-08-06', params => '{"temperature": 0.1}') AS v2;
 SELECT rollout.create_version('bot', 'v3 prompt', 'claude-3-5-sonnet-20241022') AS v3;
 SELECT rollout.set_label('bot', 'production', 1);
 
 -- Outside a rollout: the production version with its content.
-SELECT agent, version, fingerprint = (SELECT fingerprint FROM rollout.versions WHERE version = 1) AS fp_ok,
+SELECT agent, version, fingerprint = (SELECT fingerprint FROM rollout.versions WHERE agent = 'bot' AND version = 1) AS fp_ok,
        model, system_prompt, template, few_shot, tools, params, arm, rollout_id, stage,
        shadow_version, judge_sample, pin, reason, flags, write_intercept
   FROM rollout.route('bot', 'u1', 's1');

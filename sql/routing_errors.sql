@@ -1,7 +1,7 @@
 -- Routing errors: bad arguments and unservable state give clean errors.
 \i test/sql/helpers.sql
 
-SELECT rollout.create_agent('eb') AS agent_id;
+SELECT rollout.create_agent('eb') > 0 AS created;
 SELECT rollout.create_version('eb', 'one', 'gpt-4o-2024-08-06') AS v1;
 SELECT rollout.create_version('eb', 'two', 'gpt-4o-2024-08-06') AS v2;
 
@@ -61,7 +61,7 @@ SELECT pg_temp.try_state(NULL, '[]', '[{"percent": 5}]', 'canary');
 SELECT pg_temp.try_state(NULL, '[]', '[{"name": "w", "percent": 5}]', 'canary');
 
 -- Another agent routes normally while eb's rollout is broken.
-SELECT rollout.create_agent('ok') AS agent_id;
+SELECT rollout.create_agent('ok') > 0 AS created;
 SELECT rollout.create_version('ok', 'fine', 'gpt-4o-2024-08-06') AS v1;
 SELECT rollout.set_label('ok', 'production', 1);
 UPDATE rollout.rollouts SET variants = '[]', strategy = 'ab_test' WHERE agent = 'eb';
@@ -89,3 +89,15 @@ UPDATE rollout.rollouts SET percent = 50 WHERE id = 900;
 SELECT reason FROM rollout.route('ok', 'u1');
 COMMIT;
 SELECT reason FROM rollout.route('ok', 'u1');
+
+-- route() is PARALLEL SAFE: a parallel worker loads its own cache.
+UPDATE rollout.rollouts SET percent = 40 WHERE id = 900;
+SET force_parallel_mode = on;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+EXPLAIN (COSTS OFF) SELECT reason, arm FROM rollout.route('ok', 'u1');
+SELECT reason, arm FROM rollout.route('ok', 'u1');
+SELECT count(*), min(d.reason) FROM generate_series(1, 100) i, rollout.route('ok', 'u' || i) d;
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;

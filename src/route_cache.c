@@ -19,7 +19,9 @@
  *
  * The loader reads with the latest snapshot (not the transaction's), so a
  * reload inside a REPEATABLE READ transaction cannot cache state older than
- * the invalidation that triggered it. The cache is marked valid before the
+ * the invalidation that triggered it. In parallel mode (route() is PARALLEL
+ * SAFE) that snapshot cannot be taken; the query's snapshot is used and the
+ * cache is reloaded in the next transaction. The cache is marked valid before the
  * load starts: an invalidation that arrives during the load leaves it stale.
  *
  * The loader runs as the owner of rollout.rollouts with search_path
@@ -38,6 +40,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -60,6 +63,13 @@ static const char *const watched_names[ROUTE_NWATCHED] = {
 
 static Oid	watched_oids[ROUTE_NWATCHED];
 static bool cache_valid = false;
+
+/*
+ * In parallel mode the latest snapshot cannot be taken; a cache loaded with
+ * the query's snapshot is only trusted until the transaction ends.
+ */
+static bool cache_xact_bound = false;
+static LocalTransactionId cache_lxid = InvalidLocalTransactionId;
 static bool callback_registered = false;
 static MemoryContext cache_context = NULL;
 static HTAB *agent_hash = NULL;
@@ -424,7 +434,9 @@ RouteCacheLoad(void)
 								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		PushActiveSnapshot(GetLatestSnapshot());
+		cache_xact_bound = IsInParallelMode();
+		cache_lxid = MyProc->lxid;
+		PushActiveSnapshot(cache_xact_bound ? GetActiveSnapshot() : GetLatestSnapshot());
 		LoadVersions();
 		LoadAgents();
 		LoadRollouts();
@@ -457,6 +469,8 @@ RouteCacheLookup(const char *agent)
 {
 	char		key[ROUTE_NAME_LEN];
 
+	if (cache_valid && cache_xact_bound && cache_lxid != MyProc->lxid)
+		cache_valid = false;
 	if (!cache_valid)
 		RouteCacheLoad();
 	if (strlen(agent) >= ROUTE_NAME_LEN)
