@@ -90,9 +90,11 @@ PinField(const char **p, int64 *out, int64 max)
 		return false;
 	while (*s >= '0' && *s <= '9')
 	{
-		v = v * 10 + (*s - '0');
-		if (v > max)
+		int			digit = *s - '0';
+
+		if (v > (max - digit) / 10)
 			return false;
+		v = v * 10 + digit;
 		s++;
 	}
 	if (*s != '.')
@@ -116,12 +118,12 @@ RoutePinParse(const char *token, int64 *rollout_id, int32 *version,
 	if (strncmp(p, "1.", 2) != 0)
 		return false;
 	p += 2;
-	if (!PinField(&p, rollout_id, PG_INT64_MAX / 10))
+	if (!PinField(&p, rollout_id, PG_INT64_MAX))
 		return false;
 	if (!PinField(&p, &v, PG_INT32_MAX))
 		return false;
 	*version = (int32) v;
-	if (!PinField(&p, issued, PG_INT64_MAX / 10))
+	if (!PinField(&p, issued, PG_INT64_MAX))
 		return false;
 	if (strlen(p) != PIN_MAC_BYTES * 2)
 		return false;
