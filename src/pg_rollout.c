@@ -18,6 +18,7 @@
 #include <gsl/gsl_errno.h>
 
 #include "pg_rollout.h"
+#include "route.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -35,6 +36,10 @@ _PG_init(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
+	/* Exposure counters of route() (route_shmem.c). */
+	RouteShmemRegister();
+
+	/* The background worker that ticks rollouts (worker.c). */
 	WorkerDefineGucs();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("rollout");

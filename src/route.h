@@ -1,0 +1,141 @@
+/*-------------------------------------------------------------------------
+ *
+ * route.h
+ *		Routing: the per-backend cache of routing state, bucketing, pin
+ *		tokens and exposure counters behind rollout.route().
+ *
+ * The cache structures below live in a memory context under
+ * TopMemoryContext and are rebuilt wholesale when a relcache invalidation
+ * of one of the state tables arrives (route_cache.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ROLLOUT_ROUTE_H
+#define ROLLOUT_ROUTE_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+/* Buckets per rollout: percentages are served in 0.01% steps. */
+#define ROUTE_BUCKETS 10000
+
+/* Longest agent or arm name the cache keys on (agent names allow 63 bytes). */
+#define ROUTE_NAME_LEN 64
+
+/* Length in bytes of the server secret that signs pin tokens. */
+#define ROUTE_SECRET_LEN 32
+
+/* Which route() argument a rollout hashes. */
+typedef enum RouteStickiness
+{
+	ROUTE_STICKY_UNIT,
+	ROUTE_STICKY_SESSION,
+	ROUTE_STICKY_TENANT
+} RouteStickiness;
+
+/* The content of one version, as the decision returns it. */
+typedef struct RouteVersion
+{
+	int32		version;
+	Datum		fingerprint;	/* text */
+	Datum		model;			/* text */
+	Datum		system_prompt;	/* text */
+	Datum		template_text;	/* text, valid unless template_null */
+	bool		template_null;
+	Datum		few_shot;		/* jsonb */
+	Datum		tools;			/* jsonb */
+	Datum		params;			/* jsonb */
+} RouteVersion;
+
+/* One tenant or cohort rule, evaluated in order before the percentage. */
+typedef struct RouteRule
+{
+	char	   *name;			/* label used in the reason */
+	char	   *attribute;		/* NULL for a tenant rule */
+	int			nvalues;
+	char	  **values;			/* tenants, or attribute values */
+	int			percent_bp;		/* candidate share in buckets, or -1 */
+	char	   *arm;			/* fixed arm name, or NULL */
+} RouteRule;
+
+/* One arm of an A/B test: buckets [previous upper_bp, upper_bp). */
+typedef struct RouteVariant
+{
+	char	   *name;
+	RouteVersion *version;
+	int			upper_bp;
+} RouteVariant;
+
+/* One capability flag with its own share of the candidate arm. */
+typedef struct RouteFlag
+{
+	char	   *name;
+	int			percent_bp;
+	uint64		seed;
+} RouteFlag;
+
+/* A rollout as routing serves it: an active one, or a final one draining. */
+typedef struct RouteRollout
+{
+	int64		id;
+	bool		active;
+	bool		promoted;		/* final state promoted (else rolled back) */
+	char		state[24];
+	char		strategy[16];
+	int32		stage;
+	int			percent_bp;		/* candidate share, 0..10000 */
+	int			shadow_bp;		/* shadow share, 0..10000 */
+	RouteStickiness stickiness;
+	uint64		salt;
+	bool		write_intercept;
+	double		judge_rate;
+	bool		pinning;
+	bool		has_drain_until;
+	TimestampTz drain_until;	/* deadline of pins after the rollout ended */
+	bool		drain_skipped;
+	RouteVersion *baseline;
+	RouteVersion *candidate;
+	int			nvariants;
+	RouteVariant *variants;
+	int			nrules;
+	RouteRule  *rules;
+	int			nflags;
+	RouteFlag  *flags;
+	char	   *percent_text;	/* e.g. "5" or "12.5", for reasons */
+	/* Set when the row cannot be served; route() raises it for this agent. */
+	char	   *error_msg;
+	char	   *error_detail;
+} RouteRollout;
+
+/* Everything routing knows about one agent. */
+typedef struct RouteAgent
+{
+	char		name[ROUTE_NAME_LEN];	/* hash key */
+	RouteVersion *production;	/* NULL when the label is not set */
+	RouteRollout *active;		/* NULL outside a rollout */
+	int			nfinal;
+	RouteRollout **final;		/* ended rollouts whose drain may still run */
+} RouteAgent;
+
+/* route_cache.c */
+extern RouteAgent *RouteCacheLookup(const char *agent);
+extern const uint8 *RouteCacheSecret(void);
+
+/* route_hash.c */
+extern uint64 RouteHash(const char *data, size_t len, uint64 seed);
+extern int	RouteBucket(const char *key, size_t len, uint64 salt);
+extern uint64 RouteFlagSeed(const char *name, uint64 salt);
+
+/* route_pin.c */
+extern char *RoutePinMake(const char *agent, const char *session, int64 rollout_id,
+						  int32 version, int64 issued);
+extern bool RoutePinParse(const char *token, int64 *rollout_id, int32 *version,
+						  int64 *issued, char *mac_hex);
+extern bool RoutePinVerify(const char *token, const char *agent, const char *session);
+
+/* route_shmem.c */
+extern void RouteShmemRegister(void);
+extern void RouteExposureCount(int64 rollout_id, const char *arm);
+
+#endif							/* ROLLOUT_ROUTE_H */

@@ -1,0 +1,170 @@
+/*-------------------------------------------------------------------------
+ *
+ * route_pin.c
+ *		Pin tokens: session pinning without writes.
+ *
+ * A pin is "1.<rollout_id>.<version>.<issued>.<mac>" where issued is Unix
+ * seconds and mac is the first 16 bytes, in hex, of HMAC-SHA256 under the
+ * server secret (table rollout._route_secret, created at CREATE EXTENSION)
+ * over
+ *
+ *		"pg_rollout-pin-v1\n" agent "\n" len(session) ":" session "\n"
+ *		rollout_id "." version "." issued
+ *
+ * so a token only verifies for the agent and session it was issued to, and
+ * nobody without the secret can make one. Nothing is stored per session.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/cryptohash.h"
+#include "common/hmac.h"
+#include "common/sha2.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+
+#include "route.h"
+
+/* Bytes of the HMAC kept in the token (128 bits). */
+#define PIN_MAC_BYTES 16
+
+PG_FUNCTION_INFO_V1(rollout_random_secret);
+
+/* Computes the hex MAC of a pin's fields; returns false if HMAC fails. */
+static bool
+PinMac(const char *agent, const char *session, int64 rollout_id, int32 version,
+	   int64 issued, char *hex_out)
+{
+	const uint8 *secret = RouteCacheSecret();
+	StringInfoData msg;
+	uint8		mac[PG_SHA256_DIGEST_LENGTH];
+	pg_hmac_ctx *ctx;
+	bool		ok;
+
+	if (secret == NULL)
+		return false;
+	initStringInfo(&msg);
+	appendStringInfo(&msg, "pg_rollout-pin-v1\n%s\n%zu:%s\n" INT64_FORMAT ".%d." INT64_FORMAT,
+					 agent, strlen(session), session, rollout_id, version, issued);
+
+	ctx = pg_hmac_create(PG_SHA256);
+	if (ctx == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while signing a pin token")));
+	ok = pg_hmac_init(ctx, secret, ROUTE_SECRET_LEN) >= 0 &&
+		pg_hmac_update(ctx, (const uint8 *) msg.data, msg.len) >= 0 &&
+		pg_hmac_final(ctx, mac, sizeof(mac)) >= 0;
+	pg_hmac_free(ctx);
+	pfree(msg.data);
+	if (!ok)
+		return false;
+	hex_encode((const char *) mac, PIN_MAC_BYTES, hex_out);
+	hex_out[PIN_MAC_BYTES * 2] = '\0';
+	return true;
+}
+
+/* Makes the pin token for a session served a version of a rollout. */
+char *
+RoutePinMake(const char *agent, const char *session, int64 rollout_id,
+			 int32 version, int64 issued)
+{
+	char		hex[PIN_MAC_BYTES * 2 + 1];
+
+	if (!PinMac(agent, session, rollout_id, version, issued, hex))
+		return NULL;
+	return psprintf("1." INT64_FORMAT ".%d." INT64_FORMAT ".%s",
+					rollout_id, version, issued, hex);
+}
+
+/* Parses one decimal field ending at a '.' or the end; advances *p. */
+static bool
+PinField(const char **p, int64 *out, int64 max)
+{
+	int64		v = 0;
+	const char *s = *p;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	while (*s >= '0' && *s <= '9')
+	{
+		int			digit = *s - '0';
+
+		if (v > (max - digit) / 10)
+			return false;
+		v = v * 10 + digit;
+		s++;
+	}
+	if (*s != '.')
+		return false;
+	*p = s + 1;
+	*out = v;
+	return true;
+}
+
+/*
+ * Parses a token into its fields; false when it is malformed. mac_hex
+ * receives the MAC text (PIN_MAC_BYTES * 2 + 1 bytes).
+ */
+bool
+RoutePinParse(const char *token, int64 *rollout_id, int32 *version,
+			  int64 *issued, char *mac_hex)
+{
+	const char *p = token;
+	int64		v;
+
+	if (strncmp(p, "1.", 2) != 0)
+		return false;
+	p += 2;
+	if (!PinField(&p, rollout_id, PG_INT64_MAX))
+		return false;
+	if (!PinField(&p, &v, PG_INT32_MAX))
+		return false;
+	*version = (int32) v;
+	if (!PinField(&p, issued, PG_INT64_MAX))
+		return false;
+	if (strlen(p) != PIN_MAC_BYTES * 2)
+		return false;
+	for (int i = 0; i < PIN_MAC_BYTES * 2; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	memcpy(mac_hex, p, PIN_MAC_BYTES * 2 + 1);
+	return true;
+}
+
+/* Whether a well-formed token carries a valid MAC for this agent and session. */
+bool
+RoutePinVerify(const char *token, const char *agent, const char *session)
+{
+	int64		rollout_id;
+	int32		version;
+	int64		issued;
+	char		given[PIN_MAC_BYTES * 2 + 1];
+	char		expected[PIN_MAC_BYTES * 2 + 1];
+	int			diff = 0;
+
+	if (!RoutePinParse(token, &rollout_id, &version, &issued, given))
+		return false;
+	if (!PinMac(agent, session, rollout_id, version, issued, expected))
+		return false;
+	/* Constant-time comparison. */
+	for (int i = 0; i < PIN_MAC_BYTES * 2; i++)
+		diff |= given[i] ^ expected[i];
+	return diff == 0;
+}
+
+/* rollout._random_secret(): 32 bytes from the strong random source. */
+Datum
+rollout_random_secret(PG_FUNCTION_ARGS)
+{
+	bytea	   *result = palloc(VARHDRSZ + ROUTE_SECRET_LEN);
+
+	SET_VARSIZE(result, VARHDRSZ + ROUTE_SECRET_LEN);
+	if (!pg_strong_random(VARDATA(result), ROUTE_SECRET_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random bytes for the pin secret")));
+	PG_RETURN_BYTEA_P(result);
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Throughput of rollout.route() against two baselines measured in the same
+# run: SELECT 1 (the floor of a round trip) and a PL/pgSQL router that reads
+# the state tables per request (test/bench/router_plpgsql.sql).
+# Environment (from test/bench/run.sh): PGHOST PGPORT PGDATABASE PGUSER
+# BINDIR BENCH_SECONDS BENCH_CLIENTS. Prints figures; never fails for slowness.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+BINDIR=${BINDIR:-$(dirname "$(command -v psql)")}
+SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+CLIENTS=${BENCH_CLIENTS:-2}
+PSQL=("$BINDIR/psql" -X -q -v ON_ERROR_STOP=1)
+work=$(mktemp -d /tmp/bench_route.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+"${PSQL[@]}" >/dev/null <<'SQL' || { echo "bench_route: setup failed"; exit 0; }
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_rollout;
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM rollout.agents WHERE name = 'bench-route') THEN
+		PERFORM rollout.create_agent('bench-route');
+		PERFORM rollout.create_version('bench-route', repeat('You are a helpful agent. ', 40), 'gpt-4o-2024-08-06',
+									   tools => '[{"name": "search"}]', params => '{"temperature": 0.2}');
+		PERFORM rollout.create_version('bench-route', repeat('You are a concise agent. ', 40), 'gpt-4o-2024-08-06',
+									   tools => '[{"name": "search"}]', params => '{"temperature": 0.1}');
+		PERFORM rollout.set_label('bench-route', 'production', 1);
+		INSERT INTO rollout.rollouts (agent, baseline, candidate, percent, salt, judge_rate)
+		VALUES ('bench-route', 1, 2, 5, 12345, 0.1);
+	END IF;
+END
+$$;
+SQL
+"${PSQL[@]}" -f "$here/router_plpgsql.sql" >/dev/null || { echo "bench_route: baseline setup failed"; exit 0; }
+
+printf 'SELECT 1;\n' > "$work/select1.sql"
+printf '\\set u random(1, 1000000)\nSELECT * FROM rollout.route('"'"'bench-route'"'"', '"'"'u'"'"' || :u, '"'"'s'"'"' || :u);\n' > "$work/route.sql"
+printf '\\set u random(1, 1000000)\nSELECT * FROM bench_baseline.route('"'"'bench-route'"'"', '"'"'u'"'"' || :u);\n' > "$work/plpgsql.sql"
+
+# Runs one pgbench script and prints its tps (0 when pgbench failed).
+tps() {
+  "$BINDIR/pgbench" -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SECONDS_PER_RUN" -f "$1" 2>"$work/err" \
+    | sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' | head -n1 | grep . || echo 0
+}
+
+t_select=$(tps "$work/select1.sql")
+t_route=$(tps "$work/route.sql")
+t_plpgsql=$(tps "$work/plpgsql.sql")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+echo "bench_route: ${CLIENTS} clients, ${SECONDS_PER_RUN} s per run, canary 5% with pins"
+printf '  SELECT 1            %10.0f tps\n' "$t_select"
+printf '  rollout.route()     %10.0f tps\n' "$t_route"
+printf '  PL/pgSQL router     %10.0f tps\n' "$t_plpgsql"
+echo "  route / SELECT 1        = $(ratio "$t_route" "$t_select")"
+echo "  route / PL/pgSQL router = $(ratio "$t_route" "$t_plpgsql")"
+exit 0
