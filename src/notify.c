@@ -13,7 +13,7 @@
 
 #include "commands/async.h"
 #include "fmgr.h"
-/* fmgrprotos.h declares a json_object() of its own; keep jansson's. */
+/* fmgrprotos.h declares PostgreSQL's json_object(); hide it from jansson's. */
 #define json_object pg_json_object_fn
 #include "utils/builtins.h"
 #undef json_object
@@ -42,7 +42,11 @@ SetTextArg(json_t *obj, const char *key, FunctionCallInfo fcinfo, int argno)
 Datum
 rollout_notify_change(PG_FUNCTION_ARGS)
 {
-	json_t	   *obj = json_object();
+	/*
+	 * Not json_object(): the postgres executable exports a function of that
+	 * name, which would win the symbol lookup over jansson's.
+	 */
+	json_t	   *obj = json_pack("{}");
 	char	   *payload;
 	char	   *copy;
 
