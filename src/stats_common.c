@@ -194,7 +194,7 @@ StatsDeconstruct(ArrayType *array, Oid elemtype, const char *argname,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("argument \"%s\" must not be empty", argname),
-				 errdetail("A test needs at least one value in each sample.")));
+				 errdetail("An empty array gives the test nothing to compare.")));
 
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
