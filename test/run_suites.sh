@@ -26,14 +26,27 @@ failed=()
 
 has() { case " $SUITES " in *" $1 "*) return 0;; esac; return 1; }
 
+# pg_regress: every test file in a fresh database of one instance, so that
+# no test sees another's rows.
 if has regress && [ -n "$REGRESS" ]; then
   echo "=== pg_regress: $REGRESS"
-  if ! run_as_pg bash -c "cd '$WORK' && '$PG_REGRESS' --inputdir=. --bindir='$BINDIR' \
-        --temp-instance=./tmp_check --temp-config=test/pg_rollout.conf \
-        --dbname=contrib_regression $REGRESS"; then
-    failed+=(regress)
-    cat "$WORK/regression.diffs" 2>/dev/null
-  fi
+  start_instance "$BINDIR"
+  npass=0; nfail=0; rfailed=()
+  for t in $REGRESS; do
+    if run_as_pg bash -c "cd '$WORK' && '$PG_REGRESS' --inputdir=. --bindir='$BINDIR' \
+          --host='$PGHOST' --port='$PGPORT' --user=postgres \
+          --dbname='regress_$t' $t" > "$WORK/regress_$t.log" 2>&1; then
+      npass=$((npass + 1))
+      grep -E '^(ok|test) ' "$WORK/regress_$t.log"
+    else
+      nfail=$((nfail + 1)); rfailed+=("$t")
+      cat "$WORK/regress_$t.log"
+      cat "$WORK/regression.diffs" 2>/dev/null
+    fi
+  done
+  stop_instance "$BINDIR"
+  echo "pg_regress: $npass passed, $nfail failed"
+  [ "$nfail" -gt 0 ] && failed+=("regress(${rfailed[*]})")
 fi
 
 if has isolation && [ -n "$ISOLATION" ]; then
@@ -64,9 +77,13 @@ if has sim && [ -f test/sim/run.sh ]; then
   fi
 fi
 
+nsuites=0
+for s in regress isolation tap sim; do has "$s" && nsuites=$((nsuites + 1)); done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "pg_rollout tests FAILED: ${failed[*]} (working copy kept in $WORK)"
+  echo "suites: $((nsuites - ${#failed[@]})) passed, ${#failed[@]} failed"
   exit 1
 fi
 rm -rf "$WORK"
 echo "pg_rollout tests: all suites passed"
+echo "suites: $nsuites passed, 0 failed"
