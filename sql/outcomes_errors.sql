@@ -22,7 +22,7 @@ SELECT pg_temp.err($$SELECT rollout.record('checker', 1, metrics => '3')$$);
 SELECT pg_temp.err($$SELECT rollout.record('checker', 1, metrics => '{"tokens": "many"}')$$);
 SELECT pg_temp.err($$SELECT rollout.record('checker', 1, metrics => '{"tokens": 3, "nested": {"a": 1}}')$$);
 SELECT pg_temp.err($$SELECT rollout.record('checker', 1, at => 'infinity')$$);
-SELECT count(*) AS nothing_recorded FROM rollout.outcomes;
+SELECT count(*) AS nothing_recorded FROM rollout.outcomes WHERE agent = 'checker';
 
 -- record_batch(): the whole batch is rejected and the error names the row.
 SELECT pg_temp.err($$SELECT rollout.record_batch('checker', ARRAY[1, 1, 1], qualities => ARRAY[0.5, 0.5, 2])$$);
@@ -32,10 +32,10 @@ SELECT pg_temp.err($$SELECT rollout.record_batch('checker', ARRAY[1, 1], metrics
 SELECT pg_temp.err($$SELECT rollout.record_batch('checker', ARRAY[1, 1], units => ARRAY['a'])$$);
 SELECT pg_temp.err($$SELECT rollout.record_batch('checker', NULL)$$);
 SELECT pg_temp.err($$SELECT rollout.record_batch('nobody', ARRAY[1])$$);
-SELECT count(*) AS nothing_recorded FROM rollout.outcomes;
+SELECT count(*) AS nothing_recorded FROM rollout.outcomes WHERE agent = 'checker';
 INSERT INTO rollout.outcome_staging (agent, version, latency_ms) VALUES ('checker', 1, 5), ('checker', 1, -5);
 SELECT pg_temp.err($$SELECT rollout.drain_outcome_staging()$$);
-SELECT count(*) AS still_staged FROM rollout.outcome_staging;
+SELECT count(*) AS still_staged FROM rollout.outcome_staging WHERE agent = 'checker';
 
 -- record_shadow_pair()
 SELECT pg_temp.err($$SELECT rollout.record_shadow_pair('checker', 1, 1, production_embedding => ARRAY[1, 2]::float4[], shadow_embedding => ARRAY[1, 2, 3]::float4[])$$);
@@ -48,7 +48,7 @@ SELECT pg_temp.err($$SELECT rollout.record_shadow_pair('checker', 1, 1, similari
 SELECT pg_temp.err($$SELECT rollout.record_shadow_pair('checker', 1, 1, shadow_latency_ms => -3)$$);
 SELECT pg_temp.err($$SELECT rollout.record_shadow_pair('checker', 1, 4)$$);
 SELECT pg_temp.err($$SELECT rollout.record_shadow_pair('checker', NULL, 1)$$);
-SELECT count(*) AS no_pairs FROM rollout.shadow_pairs;
+SELECT count(*) AS no_pairs FROM rollout.shadow_pairs WHERE agent = 'checker';
 
 -- Sketches and readers.
 SELECT pg_temp.err($$SELECT rollout.ddsketch_agg(x) FROM unnest(ARRAY[1, -1]::float8[]) x$$);
