@@ -1,0 +1,48 @@
+/*-------------------------------------------------------------------------
+ *
+ * outcome.h
+ *		Outcome recording: validation and the per-backend context cache.
+ *
+ * An outcome's rollout, stage and arm are derived from the agent's rollout
+ * whose [started_at, ended_at) covers the outcome's time. The cache holds,
+ * per agent, the versions known to exist, the rollouts and the quality
+ * scale; a relcache callback on rollout.rollouts, rollout.versions and
+ * rollout.quality_scales marks it stale (src/outcome_cache.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OUTCOME_H
+#define OUTCOME_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "utils/jsonb.h"
+
+/* Longest arm (variant) name kept; longer names are truncated. */
+#define OUTCOME_ARM_LEN 64
+
+/* Where an outcome belongs. */
+typedef struct OutcomeContext
+{
+	bool		has_rollout;
+	int64		rollout_id;
+	int32		stage;
+	bool		in_arm;
+	char		arm[OUTCOME_ARM_LEN];
+	float8		quality_min;
+	float8		quality_max;
+} OutcomeContext;
+
+/* outcome_cache.c */
+extern void OutcomeResolve(const char *agent, int32 version, TimestampTz at,
+						   int row, OutcomeContext *ctx);
+
+/* outcome_record.c */
+extern void OutcomeCheckMetrics(Jsonb *metrics, int row);
+extern void OutcomeCheckNonNegative(const char *argname, float8 value, int row);
+extern void OutcomeCheckQuality(const char *agent, float8 quality,
+								const OutcomeContext *ctx, int row);
+extern const char *OutcomeRowPrefix(int row);
+
+#endif							/* OUTCOME_H */

@@ -1,0 +1,273 @@
+/*-------------------------------------------------------------------------
+ *
+ * outcome_record.c
+ *		rollout.record() and the validation shared with the batch paths.
+ *
+ * record() validates its arguments, resolves rollout, stage and arm from
+ * the per-backend cache (outcome_cache.c) and appends one row to the
+ * partitioned table rollout.outcomes through a saved plan. It stores the
+ * top-level transaction id with the row: rollout.refresh_aggregates()
+ * folds rows by that id below the snapshot's xmin, so a row of a
+ * transaction that commits late is folded by a later refresh, never lost
+ * and never counted twice.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "outcome.h"
+
+PG_FUNCTION_INFO_V1(rollout_record);
+PG_FUNCTION_INFO_V1(rollout_outcome_resolve);
+
+#define RECORD_NPARAMS 18
+
+static SPIPlanPtr InsertPlan = NULL;
+
+/* "batch row N: " for batch rows (row > 0), "" for a single record. */
+const char *
+OutcomeRowPrefix(int row)
+{
+	return row > 0 ? psprintf("batch row %d: ", row) : "";
+}
+
+/* Raises invalid_parameter_value unless value is finite and >= 0. */
+void
+OutcomeCheckNonNegative(const char *argname, float8 value, int row)
+{
+	if (isnan(value) || isinf(value) || value < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%sargument \"%s\" must be a finite non-negative number",
+						OutcomeRowPrefix(row), argname),
+				 errdetail("The value given was %g.", value)));
+}
+
+/* Raises numeric_value_out_of_range unless quality is on the agent's scale. */
+void
+OutcomeCheckQuality(const char *agent, float8 quality, const OutcomeContext *ctx, int row)
+{
+	if (isnan(quality) || quality < ctx->quality_min || quality > ctx->quality_max)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%sargument \"quality\" is outside the quality scale of agent \"%s\"",
+						OutcomeRowPrefix(row), agent),
+				 errdetail("The scale is [%g, %g]; the value given was %g.",
+						   ctx->quality_min, ctx->quality_max, quality)));
+}
+
+/* Raises invalid_parameter_value unless metrics is an object of numbers. */
+void
+OutcomeCheckMetrics(Jsonb *metrics, int row)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+
+	if (!JB_ROOT_IS_OBJECT(metrics) || JB_ROOT_IS_SCALAR(metrics))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%sargument \"metrics\" must be a JSON object", OutcomeRowPrefix(row)),
+				 errdetail("Custom metrics are passed as {\"name\": number, ...}.")));
+	it = JsonbIteratorInit(&metrics->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE && v.type != jbvNumeric)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%sargument \"metrics\" has a non-numeric value for key \"%s\"",
+							OutcomeRowPrefix(row), key ? key : ""),
+					 errdetail("Every custom metric must be a JSON number.")));
+	}
+}
+
+/* Returns the saved INSERT plan, preparing it on first use. */
+static SPIPlanPtr
+GetInsertPlan(void)
+{
+	static Oid	types[RECORD_NPARAMS] = {
+		INT8OID, TIMESTAMPTZOID, TEXTOID, INT4OID, INT8OID, INT4OID, TEXTOID, BOOLOID,
+		BOOLOID, TEXTOID, BOOLOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, BOOLOID, BOOLOID,
+		INT2OID, JSONBOID
+	};
+	SPIPlanPtr	plan;
+
+	if (InsertPlan != NULL)
+		return InsertPlan;
+	plan = SPI_prepare("INSERT INTO rollout.outcomes (txid, at, agent, version, rollout_id,"
+					   " stage, arm, in_arm, shadow, unit, success, quality, latency_ms, cost,"
+					   " error, safety_flag, feedback, metrics) VALUES ($1, $2, $3, $4, $5, $6,"
+					   " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+					   RECORD_NPARAMS, types);
+	if (plan == NULL)
+		elog(ERROR, "pg_rollout: could not prepare the outcome insert: %s",
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "pg_rollout: could not keep the outcome insert plan");
+	InsertPlan = plan;
+	return plan;
+}
+
+/* Returns argument n as a C string, or errors naming it when it is NULL. */
+static char *
+RequiredText(FunctionCallInfo fcinfo, int n, const char *argname)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" must not be null", argname)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+/* Returns `at`, or now() when NULL; errors when infinite. */
+static TimestampTz
+OutcomeTime(FunctionCallInfo fcinfo, int n, int row)
+{
+	TimestampTz at = PG_ARGISNULL(n) ? GetCurrentTransactionStartTimestamp() :
+		PG_GETARG_TIMESTAMPTZ(n);
+
+	if (TIMESTAMP_NOT_FINITE(at))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%sargument \"at\" must be a finite time", OutcomeRowPrefix(row))));
+	return at;
+}
+
+/*
+ * rollout.record(agent, version, unit, success, quality, latency_ms, cost,
+ * error, safety_flag, feedback, metrics, shadow, at): appends one outcome.
+ */
+Datum
+rollout_record(PG_FUNCTION_ARGS)
+{
+	char	   *agent = RequiredText(fcinfo, 0, "agent");
+	int32		version;
+	TimestampTz at;
+	OutcomeContext ctx;
+	Jsonb	   *metrics = NULL;
+	Datum		values[RECORD_NPARAMS];
+	char		nulls[RECORD_NPARAMS];
+	int			rc;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"version\" must not be null")));
+	version = PG_GETARG_INT32(1);
+	at = OutcomeTime(fcinfo, 12, 0);
+	if (!PG_ARGISNULL(5))
+		OutcomeCheckNonNegative("latency_ms", PG_GETARG_FLOAT8(5), 0);
+	if (!PG_ARGISNULL(6))
+		OutcomeCheckNonNegative("cost", PG_GETARG_FLOAT8(6), 0);
+	if (!PG_ARGISNULL(10))
+	{
+		metrics = PG_GETARG_JSONB_P(10);
+		OutcomeCheckMetrics(metrics, 0);
+	}
+
+	SPI_connect();
+	OutcomeResolve(agent, version, at, 0, &ctx);
+	if (!PG_ARGISNULL(4))
+		OutcomeCheckQuality(agent, PG_GETARG_FLOAT8(4), &ctx, 0);
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId()));
+	values[1] = TimestampTzGetDatum(at);
+	values[2] = PG_GETARG_DATUM(0);
+	values[3] = Int32GetDatum(version);
+	values[4] = Int64GetDatum(ctx.rollout_id);
+	nulls[4] = ctx.has_rollout ? ' ' : 'n';
+	values[5] = Int32GetDatum(ctx.stage);
+	nulls[5] = ctx.has_rollout ? ' ' : 'n';
+	values[6] = ctx.in_arm ? CStringGetTextDatum(ctx.arm) : (Datum) 0;
+	nulls[6] = ctx.in_arm ? ' ' : 'n';
+	values[7] = BoolGetDatum(ctx.in_arm);
+	values[8] = BoolGetDatum(!PG_ARGISNULL(11) && PG_GETARG_BOOL(11));
+	/* unit, success, quality, latency_ms, cost: passed through, NULL allowed */
+	for (int i = 0; i < 5; i++)
+	{
+		values[9 + i] = PG_ARGISNULL(2 + i) ? (Datum) 0 : PG_GETARG_DATUM(2 + i);
+		nulls[9 + i] = PG_ARGISNULL(2 + i) ? 'n' : ' ';
+	}
+	values[14] = BoolGetDatum(!PG_ARGISNULL(7) && PG_GETARG_BOOL(7));
+	values[15] = BoolGetDatum(!PG_ARGISNULL(8) && PG_GETARG_BOOL(8));
+	values[16] = PG_ARGISNULL(9) ? (Datum) 0 : PG_GETARG_DATUM(9);
+	nulls[16] = PG_ARGISNULL(9) ? 'n' : ' ';
+	values[17] = metrics ? JsonbPGetDatum(metrics) :
+		DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+
+	rc = SPI_execute_plan(GetInsertPlan(), values, nulls, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "pg_rollout: outcome insert failed: %s", SPI_result_code_string(rc));
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * rollout._outcome_resolve(agent, version, quality, latency_ms, cost,
+ * metrics, at, row): validates one row of a batch like record() does and
+ * returns (rollout_id, stage, arm, in_arm, at). Errors name the row.
+ */
+Datum
+rollout_outcome_resolve(PG_FUNCTION_ARGS)
+{
+	int			row = PG_ARGISNULL(7) ? 0 : PG_GETARG_INT32(7);
+	char	   *agent;
+	int32		version;
+	TimestampTz at;
+	OutcomeContext ctx;
+	TupleDesc	desc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%sargument \"agent\" must not be null", OutcomeRowPrefix(row))));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%sargument \"version\" must not be null", OutcomeRowPrefix(row))));
+	agent = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	version = PG_GETARG_INT32(1);
+	at = OutcomeTime(fcinfo, 6, row);
+	if (!PG_ARGISNULL(3))
+		OutcomeCheckNonNegative("latency_ms", PG_GETARG_FLOAT8(3), row);
+	if (!PG_ARGISNULL(4))
+		OutcomeCheckNonNegative("cost", PG_GETARG_FLOAT8(4), row);
+	if (!PG_ARGISNULL(5))
+		OutcomeCheckMetrics(PG_GETARG_JSONB_P(5), row);
+
+	SPI_connect();
+	OutcomeResolve(agent, version, at, row, &ctx);
+	SPI_finish();
+	if (!PG_ARGISNULL(2))
+		OutcomeCheckQuality(agent, PG_GETARG_FLOAT8(2), &ctx, row);
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "rollout._outcome_resolve must return a composite");
+	desc = BlessTupleDesc(desc);
+	values[0] = Int64GetDatum(ctx.rollout_id);
+	nulls[0] = !ctx.has_rollout;
+	values[1] = Int32GetDatum(ctx.stage);
+	nulls[1] = !ctx.has_rollout;
+	values[2] = ctx.in_arm ? CStringGetTextDatum(ctx.arm) : (Datum) 0;
+	nulls[2] = !ctx.in_arm;
+	values[3] = BoolGetDatum(ctx.in_arm);
+	values[4] = TimestampTzGetDatum(at);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
