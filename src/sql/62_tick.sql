@@ -1,0 +1,386 @@
+-- 62: tick(): evaluates every active rollout once and acts on the verdicts.
+-- The worker calls it every rollout.tick_interval; cron may call it; tests
+-- call it with a simulated clock. Every time rule reads p_at, never now().
+
+-- Baseline metrics of promoted versions, refreshed after the stable period.
+CREATE TABLE rollout.baselines (
+	agent		text NOT NULL,
+	version		integer NOT NULL,
+	rollout_id	bigint NOT NULL REFERENCES rollout.rollouts (id),
+	refreshed_at timestamptz NOT NULL,
+	metrics		jsonb,
+	PRIMARY KEY (agent, version, refreshed_at)
+);
+
+-- Records one verdict and returns its row id.
+CREATE FUNCTION rollout._store_verdict(r rollout.rollouts, g jsonb, v rollout.gate_verdict,
+									   p_at timestamptz, p_acted boolean)
+RETURNS bigint
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO rollout.gate_results (rollout_id, stage, at, gate, metric, comparison, test, verdict,
+		statistic, p_value, estimate, ci_low, ci_high, n_candidate, n_baseline,
+		value_candidate, value_baseline, threshold, window_from, window_to, action, acted, detail)
+	VALUES (r.id, r.stage, p_at, g->>'name', g->>'metric', g->>'comparison', g->>'test', v.verdict,
+		v.statistic, v.p_value, v.estimate, v.ci_low, v.ci_high, v.n_candidate, v.n_baseline,
+		v.value_candidate, v.value_baseline,
+		jsonb_build_object('margin', g->'margin', 'ratio', g->'ratio', 'alpha', g->'alpha',
+						   'min_samples', g->'min_samples', 'window', g->'window',
+						   'mode', g->'mode', 'higher_is_better', g->'higher_is_better'),
+		v.window_from, v.window_to, g->>'action', p_acted, v.detail)
+	RETURNING id;
+$$;
+
+-- Sets a locked rollout to a holding-type state with a reason, once.
+CREATE FUNCTION rollout._hold(r rollout.rollouts, p_state text, p_action text, p_reason text,
+							  p_at timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF r.state = p_state AND r.hold_reason IS NOT DISTINCT FROM p_reason THEN
+		RETURN false;
+	END IF;
+	UPDATE rollout.rollouts SET state = p_state, hold_reason = p_reason,
+		paused_from = CASE WHEN p_state = 'paused' THEN r.state END
+		WHERE id = r.id;
+	PERFORM rollout._record_change(r, p_action, p_reason, p_at);
+	RETURN true;
+END
+$$;
+
+-- The shadow phase: advance once its duration has passed with enough
+-- pairs and enough similarity; hold when similarity is too low.
+CREATE FUNCTION rollout._tick_shadow(r rollout.rollouts, p_at timestamptz,
+									 OUT action text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	sh jsonb := r.plan->'shadow';
+	v_n bigint;
+	v_sim float8;
+	v_need bigint := coalesce((sh->>'min_samples')::bigint, 0);
+	v_min_sim float8 := coalesce((sh->>'min_similarity')::float8, 0);
+	v_until timestamptz := r.stage_started_at
+		+ make_interval(secs => coalesce((sh->>'duration_seconds')::float8, 0));
+BEGIN
+	SELECT coalesce(sum(w.n_similarity), 0), sum(w.sum_similarity) / nullif(sum(w.n_similarity), 0)
+		INTO v_n, v_sim
+		FROM rollout.shadow_windows w WHERE w.rollout_id = r.id AND w.stage = 0;
+	IF p_at < v_until THEN
+		action := 'wait';
+		detail := pg_catalog.format('shadow phase until %s: %s pairs, mean similarity %s',
+									v_until, v_n, coalesce(round(v_sim::numeric, 3)::text, 'none'));
+		RETURN;
+	END IF;
+	IF v_n < v_need OR (v_n = 0 AND v_min_sim > 0) THEN
+		action := 'wait';
+		detail := pg_catalog.format('shadow phase short of pairs: %s of %s', v_n, v_need);
+		RETURN;
+	END IF;
+	IF v_sim IS NOT NULL AND v_sim < v_min_sim THEN
+		IF rollout._hold(r, 'holding', 'hold',
+						 pg_catalog.format('shadow similarity %s below %s', round(v_sim::numeric, 3), v_min_sim),
+						 p_at) THEN
+			action := 'hold';
+		ELSE
+			action := 'wait';
+		END IF;
+		detail := pg_catalog.format('mean similarity %s below %s', round(v_sim::numeric, 3), v_min_sim);
+		RETURN;
+	END IF;
+	detail := rollout._advance(r, false, 'advance',
+		pg_catalog.format('shadow phase passed: %s pairs, mean similarity %s', v_n,
+						  coalesce(round(v_sim::numeric, 3)::text, 'n/a')), p_at);
+	action := CASE WHEN detail = 'promoted' THEN 'promote' ELSE 'advance' END;
+END
+$$;
+
+-- Sample ratio mismatch: the observed candidate/stable split of outcomes in
+-- this stage against the expected share. Returns a reason, or NULL.
+CREATE FUNCTION rollout._srm_reason(r rollout.rollouts, p_at timestamptz) RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_c bigint;
+	v_b bigint;
+	t record;
+BEGIN
+	IF r.strategy <> 'canary' OR r.percent <= 0 OR r.percent >= 100
+	   OR jsonb_array_length(r.rules) > 0 OR r.boosted THEN
+		RETURN NULL;
+	END IF;
+	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
+		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
+		INTO v_c, v_b
+		FROM rollout.arm_summary(r.id, r.stage_started_at, p_at + interval '1 microsecond', NULL, r.stage) s
+		WHERE NOT s.shadow;
+	IF v_c + v_b < 1000 THEN
+		RETURN NULL;
+	END IF;
+	SELECT * INTO t FROM rollout.srm_test(ARRAY[v_c, v_b], ARRAY[r.percent::float8, 100 - r.percent::float8]);
+	IF t.p_value < 0.001 THEN
+		RETURN pg_catalog.format('sample ratio mismatch: %s candidate / %s stable outcomes for %s%% (p = %s)',
+								 v_c, v_b, r.percent, to_char(t.p_value, '9.9EEEE'));
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+-- Evaluates the gates of one locked canary rollout and acts on them.
+CREATE FUNCTION rollout._tick_canary(r rollout.rollouts, p_at timestamptz,
+									 OUT action text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	g jsonb;
+	v rollout.gate_verdict;
+	v_name text;
+	v_act text;
+	v_streak jsonb := r.fail_streak;
+	v_count integer;
+	v_last timestamptz;
+	v_all_pass boolean := true;
+	v_rollback_now text;
+	v_rollback text;
+	v_freeze text;
+	v_approval text;
+	v_hold text;
+	v_alerts text[] := '{}';
+	v_blocking text[] := '{}';
+	v_verdicts jsonb := '{}';
+	v_srm text;
+	v_step jsonb;
+	v_bake_until timestamptz;
+	v_need bigint;
+	v_n_c bigint;
+	v_n_b bigint;
+	v_next jsonb;
+BEGIN
+	FOR g IN SELECT * FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) LOOP
+		v_name := g->>'name';
+		v_act := g->>'action';
+		v := rollout._evaluate_gate(r, g, p_at);
+		v_verdicts := v_verdicts || jsonb_build_object(v_name, v.verdict);
+		IF v_act = 'dry_run' THEN
+			PERFORM rollout._store_verdict(r, g, v, p_at, false);
+			CONTINUE;
+		END IF;
+		IF v.verdict <> 'pass' THEN
+			v_all_pass := false;
+			v_blocking := v_blocking || pg_catalog.format('%s %s', v_name, v.verdict);
+		END IF;
+		IF v.verdict = 'fail' THEN
+			IF coalesce((g->>'alert')::boolean, false) OR v_act = 'alert' THEN
+				v_alerts := v_alerts || v_name;
+			END IF;
+			CASE v_act
+				WHEN 'rollback_now' THEN
+					v_rollback_now := coalesce(v_rollback_now, pg_catalog.format('gate %s failed: %s', v_name, v.detail));
+				WHEN 'rollback' THEN
+					v_count := coalesce((v_streak->v_name->>'count')::integer, 0);
+					v_last := (v_streak->v_name->>'last')::timestamptz;
+					IF v_last IS NULL OR p_at - v_last >= make_interval(secs => coalesce((g->>'window_seconds')::float8, 0)) THEN
+						v_count := v_count + 1;
+						v_last := p_at;
+					END IF;
+					v_streak := v_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
+					IF v_count >= coalesce((g->>'consecutive')::integer, 1) THEN
+						v_rollback := coalesce(v_rollback, pg_catalog.format('gate %s failed in %s consecutive windows', v_name, v_count));
+					ELSE
+						v_hold := coalesce(v_hold, pg_catalog.format('gate %s failed (%s of %s windows)', v_name, v_count, g->>'consecutive'));
+					END IF;
+				WHEN 'freeze' THEN
+					v_freeze := coalesce(v_freeze, pg_catalog.format('gate %s failed', v_name));
+				WHEN 'hold_for_approval' THEN
+					IF r.approved_stage IS DISTINCT FROM r.stage THEN
+						v_approval := coalesce(v_approval, pg_catalog.format('gate %s failed', v_name));
+					ELSE
+						-- Approved for this stage: the failure no longer blocks.
+						v_blocking := array_remove(v_blocking, pg_catalog.format('%s fail', v_name));
+					END IF;
+				WHEN 'hold' THEN
+					v_hold := coalesce(v_hold, pg_catalog.format('gate %s failed', v_name));
+				ELSE
+					NULL;
+			END CASE;
+		ELSIF v_streak ? v_name THEN
+			v_streak := v_streak - v_name;
+		END IF;
+		PERFORM rollout._store_verdict(r, g, v, p_at,
+			v.verdict = 'fail' AND v_act IN ('rollback_now', 'rollback', 'freeze', 'hold_for_approval', 'hold'));
+	END LOOP;
+
+	UPDATE rollout.rollouts SET fail_streak = v_streak, last_eval_at = p_at WHERE id = r.id;
+	UPDATE rollout.stages SET verdicts = v_verdicts WHERE rollout_id = r.id AND stage = r.stage;
+	SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
+
+	IF cardinality(v_alerts) > 0 THEN
+		PERFORM rollout._log_event(r.agent, r.id, 'alert', NULL,
+			jsonb_build_object('gates', to_jsonb(v_alerts)), 'gate failed', p_at);
+		PERFORM rollout._notify_change(r.id, r.agent, 'alert', r.state, r.stage, r.percent, p_at,
+									   'gates failed: ' || array_to_string(v_alerts, ', '));
+	END IF;
+
+	IF v_rollback_now IS NOT NULL THEN
+		PERFORM rollout._finish_rollback(r, true, 'rollback_now', v_rollback_now, p_at);
+		action := 'rollback_now'; detail := v_rollback_now;
+		RETURN;
+	END IF;
+	IF v_rollback IS NOT NULL THEN
+		PERFORM rollout._finish_rollback(r, false, 'rollback', v_rollback, p_at);
+		action := 'rollback'; detail := v_rollback;
+		RETURN;
+	END IF;
+	IF v_freeze IS NOT NULL THEN
+		PERFORM rollout._hold(r, 'paused', 'freeze', v_freeze, p_at);
+		action := 'freeze'; detail := v_freeze;
+		RETURN;
+	END IF;
+	IF v_approval IS NOT NULL THEN
+		PERFORM rollout._hold(r, 'awaiting_approval', 'hold_for_approval', v_approval, p_at);
+		action := 'hold_for_approval'; detail := v_approval;
+		RETURN;
+	END IF;
+	v_srm := rollout._srm_reason(r, p_at);
+	v_hold := coalesce(v_hold, v_srm);
+	IF v_hold IS NOT NULL THEN
+		IF rollout._hold(r, 'holding', 'hold', v_hold, p_at) THEN
+			action := 'hold';
+		ELSE
+			action := 'wait';
+		END IF;
+		detail := v_hold;
+		RETURN;
+	END IF;
+
+	-- Nothing failed. Advancing needs every acting gate to pass.
+	IF cardinality(v_blocking) > 0 THEN
+		action := 'wait';
+		detail := 'gates not passed: ' || array_to_string(v_blocking, ', ');
+		RETURN;
+	END IF;
+	IF r.state = 'holding' THEN
+		UPDATE rollout.rollouts SET state = 'canary', hold_reason = NULL WHERE id = r.id;
+		PERFORM rollout._record_change(r, 'release', 'every gate passes again', p_at);
+		SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
+	END IF;
+
+	v_step := r.plan->'steps'->(r.stage - 1);
+	v_bake_until := r.stage_started_at + make_interval(secs => coalesce((v_step->>'bake_seconds')::float8, 0));
+	v_need := coalesce((v_step->>'min_samples')::bigint, 0);
+	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
+		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
+		INTO v_n_c, v_n_b
+		FROM rollout.arm_summary(r.id, r.stage_started_at, p_at + interval '1 microsecond', NULL, r.stage) s
+		WHERE NOT s.shadow;
+
+	IF p_at < v_bake_until THEN
+		action := 'wait';
+		detail := pg_catalog.format('baking until %s', v_bake_until);
+		RETURN;
+	END IF;
+	IF v_n_c < v_need OR v_n_b < v_need THEN
+		action := 'wait';
+		detail := pg_catalog.format('bake time over, short of samples: candidate %s, baseline %s, need %s',
+									v_n_c, v_n_b, v_need);
+		v_next := r.plan->'steps'->r.stage;
+		IF NOT r.boosted AND coalesce((r.plan->'extend'->>'allow_boost')::boolean, false)
+		   AND v_next IS NOT NULL AND (v_next->>'percent')::numeric < 100 THEN
+			UPDATE rollout.rollouts SET percent = (v_next->>'percent')::numeric, boosted = true WHERE id = r.id;
+			PERFORM rollout._record_change(r, 'boost',
+				pg_catalog.format('short of samples: share raised to %s%% for sample collection', v_next->>'percent'), p_at);
+			action := 'boost';
+		END IF;
+		RETURN;
+	END IF;
+	IF rollout.in_blackout(r.plan, p_at) THEN
+		action := 'wait';
+		detail := 'inside a blackout window';
+		RETURN;
+	END IF;
+	detail := rollout._advance(r, false, 'advance',
+		pg_catalog.format('stage %s passed: every gate passed, %s candidate and %s baseline samples',
+						  r.stage, v_n_c, v_n_b), p_at);
+	action := CASE WHEN detail = 'promoted' THEN 'promote' ELSE 'advance' END;
+END
+$$;
+
+CREATE FUNCTION rollout.tick(at timestamptz DEFAULT pg_catalog.now())
+RETURNS TABLE (rollout_id bigint, agent text, action text, detail text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+	r rollout.rollouts;
+	res record;
+	v_interval interval;
+BEGIN
+	PERFORM rollout._require_arg(at, 'at');
+	-- Ticks from the worker and from cron never overlap.
+	PERFORM pg_advisory_xact_lock(7286523461853490001);
+	PERFORM rollout.refresh_aggregates(at);
+
+	FOR v_id IN SELECT x.id FROM rollout.rollouts x
+				WHERE rollout.is_active_state(x.state) ORDER BY x.id LOOP
+		-- Lock the row and re-read it: a concurrent promote/rollback may have won.
+		SELECT * INTO r FROM rollout.rollouts x WHERE x.id = v_id FOR UPDATE;
+		CONTINUE WHEN NOT rollout.is_active_state(r.state);
+		rollout_id := r.id;
+		agent := r.agent;
+		IF r.state IN ('paused', 'awaiting_approval') THEN
+			CONTINUE;
+		END IF;
+		v_interval := make_interval(secs => coalesce((r.plan->>'evaluation_interval_seconds')::float8, 300));
+		IF r.last_eval_at IS NOT NULL AND at < r.last_eval_at + v_interval THEN
+			CONTINUE;
+		END IF;
+		BEGIN
+			IF r.state = 'shadow' THEN
+				UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
+				res := rollout._tick_shadow(r, at);
+			ELSIF r.strategy = 'ab_test' THEN
+				UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
+				res := rollout._tick_canary(r, at);
+				IF res.action IN ('advance', 'promote', 'wait') THEN
+					-- A/B tests record verdicts; a person picks the winner.
+					res := NULL;
+				END IF;
+			ELSE
+				res := rollout._tick_canary(r, at);
+			END IF;
+			action := coalesce(res.action, 'wait');
+			detail := coalesce(res.detail, 'A/B test running; end it with rollout.promote() or rollout.rollback()');
+		EXCEPTION WHEN OTHERS THEN
+			action := 'error';
+			detail := SQLERRM;
+		END;
+		RETURN NEXT;
+	END LOOP;
+
+	-- After the stable period, refresh the promoted version's baseline metrics.
+	FOR r IN SELECT * FROM rollout.rollouts x
+			 WHERE x.state = 'promoted' AND x.baseline_refreshed_at IS NULL
+			   AND x.promoted_at + make_interval(secs => coalesce((x.plan->>'stable_period_seconds')::float8, 14400)) <= at
+			 FOR UPDATE SKIP LOCKED LOOP
+		INSERT INTO rollout.baselines (agent, version, rollout_id, refreshed_at, metrics)
+			VALUES (r.agent, r.candidate, r.id, at,
+					rollout._stage_metrics(r.id, r.promoted_at, at));
+		UPDATE rollout.rollouts x SET baseline_refreshed_at = at WHERE x.id = r.id;
+		PERFORM rollout._log_event(r.agent, r.id, 'baseline_refresh', NULL,
+			jsonb_build_object('version', r.candidate), 'stable period over', at);
+		rollout_id := r.id;
+		agent := r.agent;
+		action := 'baseline_refresh';
+		detail := pg_catalog.format('version %s is the new baseline', r.candidate);
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
