@@ -12,5 +12,8 @@ WORK=$(make_workdir)
 start_instance "$BINDIR"
 trap 'stop_instance "$BINDIR"; rm -rf "$WORK"' EXIT
 
-run_as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d postgres \
+# Its own database: the worker (rollout.database = postgres) ticks with the
+# real clock, the demo with a simulated one.
+run_as_pg "$BINDIR/psql" -X -q -d postgres -c 'CREATE DATABASE demo'
+run_as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d demo \
   -c 'CREATE EXTENSION pg_rollout' -f "$WORK/test/demo.sql"

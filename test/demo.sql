@@ -54,4 +54,119 @@ SELECT version, model, note FROM rollout.get_version('support-bot');
 \echo '8. The audit trail: every change, who made it, and what it was before.'
 SELECT id, action, actor, coalesce(old - 'fingerprint', '{}') AS before, new - 'fingerprint' - 'code_ref' AS after, reason FROM rollout.events ORDER BY id;
 \echo
+\echo '== Part 2: a rollout that the statistics promote ============================'
+\echo
+\echo 'Version 3 tightens the citations. It goes through a canary: 1% -> 5% -> 25% -> 50% -> 100%.'
+\echo 'Simulated traffic: 12 000 requests an hour through rollout.route(), one rollout.record()'
+\echo 'per request, and rollout.tick() every 5 simulated minutes (the worker does this for real).'
+SELECT rollout.create_version('support-bot',
+         system_prompt => 'You are a concise support agent. Cite the knowledge base with article ids. Answer in at most five sentences.',
+         model => 'gpt-4o-2024-08-06',
+         tools => '[{"name": "search_kb"}, {"name": "create_ticket"}]',
+         params => '{"temperature": 0.2}',
+         note => 'article ids in citations') AS v3 \gset
+-- Plan: the canary ramp with short bakes so the demo runs in a minute, and
+-- gates from seed 001: success and quality must be shown non-inferior to
+-- advance (always-valid sequential tests, so looking every 5 minutes is
+-- fine); a success guardrail rolls back as soon as the candidate is shown
+-- worse than production; p95 latency within +15%; any rise in safety flags
+-- rolls back at once.
+SELECT '{
+  "steps": [{"percent": 1,  "bake": "6 hours", "min_samples": 300},
+            {"percent": 5,  "bake": "2 hours", "min_samples": 300},
+            {"percent": 25, "bake": "1 hour",  "min_samples": 300},
+            {"percent": 50, "bake": "1 hour",  "min_samples": 300},
+            {"percent": 100}],
+  "gates": [
+    {"name": "success", "metric": "success", "comparison": "rate", "margin": 0.03,
+     "test": "sequential", "min_samples": 200, "window": "1 hour", "action": "hold"},
+    {"name": "success_guard", "metric": "success", "comparison": "rate", "margin": 0,
+     "test": "sequential", "mode": "guardrail", "min_samples": 200, "window": "1 hour",
+     "action": "rollback"},
+    {"name": "quality", "metric": "quality", "comparison": "mean", "margin": 0.1,
+     "test": "sequential", "min_samples": 200, "window": "1 hour", "action": "hold"},
+    {"name": "latency", "metric": "latency_ms", "comparison": "p95", "ratio": 0.15,
+     "test": "hard_limit", "min_samples": 200, "window": "30 minutes", "action": "hold"},
+    {"name": "safety", "metric": "safety", "comparison": "rate", "margin": 0,
+     "test": "proportion", "mode": "guardrail", "min_samples": 0, "window": "1 hour",
+     "action": "rollback_now"}]}' AS demo_plan \gset
+
+-- The traffic simulator: each request is routed, served, and its outcome recorded.
+CREATE PROCEDURE pg_temp.traffic(p_start timestamptz, p_hours integer, p_rates jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_at timestamptz;
+	d record;
+	v_ok boolean;
+	v_good float8;
+BEGIN
+	FOR slot IN 0 .. p_hours * 12 - 1 LOOP
+		v_at := p_start + make_interval(mins => slot * 5);
+		FOR i IN 1 .. 1000 LOOP
+			SELECT * INTO d FROM rollout.route('support-bot', 'user-' || (slot * 1000 + i));
+			v_good := coalesce((p_rates->>d.version::text)::float8, 0.90);
+			v_ok := random() < v_good;
+			PERFORM rollout.record('support-bot', d.version, 'user-' || (slot * 1000 + i),
+				success => v_ok,
+				quality => least(1, greatest(0, (CASE WHEN v_ok THEN 0.8 ELSE 0.4 END) + (random() - 0.5) * 0.3)),
+				latency_ms => 800 + random() * 1200,
+				cost => 0.002 + random() * 0.002,
+				at => v_at + make_interval(secs => i * 0.29));
+		END LOOP;
+		COMMIT;
+		PERFORM rollout.tick(v_at + interval '5 minutes');
+		COMMIT;
+	END LOOP;
+END
+$$;
+SELECT setseed(0.2026);
+SELECT rollout.start('support-bot', :v3, :'demo_plan', reason => 'citations with article ids',
+                     at => '2026-03-02 08:00+00') AS rollout_good \gset
+CALL pg_temp.traffic('2026-03-02 08:00+00', 13, '{"2": 0.90, "3": 0.90}');
+\echo
+\echo 'Timeline of rollout' :rollout_good '(simulated clock):'
+SELECT to_char(at AT TIME ZONE 'UTC', 'Dy HH24:MI') AS "when", action,
+       new->>'state' AS state, (new->>'percent')::numeric || '%' AS share, reason
+  FROM rollout.events WHERE rollout_id = :rollout_good ORDER BY id;
+\echo
+\echo 'Each stage: how long it baked and what the gates said at the end:'
+SELECT stage, percent || '%' AS share, ended_at - started_at AS baked, outcome,
+       (SELECT string_agg(k || ' ' || v, ', ' ORDER BY k) FROM jsonb_each_text(verdicts) AS e(k, v)) AS verdicts
+  FROM rollout.stages WHERE rollout_id = :rollout_good ORDER BY stage;
+\echo
+\echo 'Production now serves:'
+SELECT version, note FROM rollout.get_version('support-bot');
+
+\echo
+\echo '== Part 3: a quiet regression, rolled back with no person in the loop ======'
+\echo
+\echo 'Version 4 changes the model. Its answers still return HTTP 200, but its task'
+\echo 'success drops from 0.90 to 0.86. Nobody is watching.'
+SELECT rollout.create_version('support-bot',
+         system_prompt => 'You are a concise support agent. Cite the knowledge base with article ids. Answer in at most five sentences.',
+         model => 'gpt-4o-mini-2024-07-18',
+         tools => '[{"name": "search_kb"}, {"name": "create_ticket"}]',
+         params => '{"temperature": 0.2}',
+         note => 'cheaper model') AS v4 \gset
+SELECT rollout.start('support-bot', :v4, :'demo_plan', reason => 'cheaper model',
+                     at => '2026-03-04 08:00+00') AS rollout_bad \gset
+CALL pg_temp.traffic('2026-03-04 08:00+00', 14, '{"3": 0.90, "4": 0.86}');
+\echo
+\echo 'Timeline of rollout' :rollout_bad ':'
+SELECT to_char(at AT TIME ZONE 'UTC', 'Dy HH24:MI') AS "when", action,
+       new->>'state' AS state, (new->>'percent')::numeric || '%' AS share, reason
+  FROM rollout.events WHERE rollout_id = :rollout_bad ORDER BY id;
+\echo
+\echo 'The verdict that rolled it back:'
+SELECT to_char(at AT TIME ZONE 'UTC', 'Dy HH24:MI') AS "when", gate, verdict,
+       round(value_candidate::numeric, 3) AS candidate, round(value_baseline::numeric, 3) AS baseline,
+       n_candidate, n_baseline, to_char(p_value, '9.99EEEE') AS p_value, detail
+  FROM rollout.gate_results WHERE rollout_id = :rollout_bad AND verdict = 'fail' ORDER BY id LIMIT 1;
+\echo
+\echo 'Production still serves:'
+SELECT version, note FROM rollout.get_version('support-bot');
+\echo
+\echo 'What an analyst sees in rollout.status:'
+SELECT agent, rollout_id, state, stage, percent, samples_candidate, samples_baseline, hold_reason FROM rollout.status;
+\echo
 \echo '== end of demo =============================================================='
