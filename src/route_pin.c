@@ -14,6 +14,14 @@
  * so a token only verifies for the agent and session it was issued to, and
  * nobody without the secret can make one. Nothing is stored per session.
  *
+ * HMAC costs more than the rest of a decision, and a session passes the same
+ * pin back on every turn. Each backend therefore remembers, in a small
+ * direct-mapped table, the (agent, session, token) triples it signed or
+ * verified under the current cache load (the secret only changes with a
+ * reload); a later call with exactly the same triple skips the HMAC. Only
+ * exact matches hit, so the table never accepts a token the secret did not
+ * sign.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -24,11 +32,28 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "route.h"
 
 /* Bytes of the HMAC kept in the token (128 bits). */
 #define PIN_MAC_BYTES 16
+
+/* Slots of the per-backend table of checked pins, and the longest triple kept. */
+#define PIN_CACHE_SLOTS 256
+#define PIN_CACHE_MAX_TRIPLE 512
+
+/* One (agent, session, token) triple known to verify. */
+typedef struct PinCacheEntry
+{
+	uint64		generation;		/* RouteCacheGeneration() when stored; 0 = empty */
+	uint64		hash;
+	int			len;
+	char	   *triple;			/* agent \0 session \0 token */
+} PinCacheEntry;
+
+static PinCacheEntry pin_cache[PIN_CACHE_SLOTS];
+static MemoryContext pin_context = NULL;
 
 PG_FUNCTION_INFO_V1(rollout_random_secret);
 
@@ -64,6 +89,66 @@ PinMac(const char *agent, const char *session, int64 rollout_id, int32 version,
 	hex_encode((const char *) mac, PIN_MAC_BYTES, hex_out);
 	hex_out[PIN_MAC_BYTES * 2] = '\0';
 	return true;
+}
+
+/* Writes "agent\0session\0token" into buf; its length, or -1 if too long. */
+static int
+PinTriple(const char *token, const char *agent, const char *session, char *buf)
+{
+	size_t		la = strlen(agent) + 1;
+	size_t		ls = strlen(session) + 1;
+	size_t		lt = strlen(token);
+
+	if (la + ls + lt > PIN_CACHE_MAX_TRIPLE)
+		return -1;
+	memcpy(buf, agent, la);
+	memcpy(buf + la, session, ls);
+	memcpy(buf + la + ls, token, lt);
+	return (int) (la + ls + lt);
+}
+
+/* Whether the triple is in the table of pins checked under this cache load. */
+static bool
+PinCacheHit(const char *token, const char *agent, const char *session)
+{
+	char		buf[PIN_CACHE_MAX_TRIPLE];
+	int			len = PinTriple(token, agent, session, buf);
+	uint64		h;
+	PinCacheEntry *e;
+
+	if (len < 0)
+		return false;
+	h = RouteHash(buf, len, 0);
+	e = &pin_cache[h % PIN_CACHE_SLOTS];
+	return e->generation == RouteCacheGeneration() && e->hash == h &&
+		e->len == len && memcmp(e->triple, buf, len) == 0;
+}
+
+/*
+ * Remembers that a token verifies for an agent and session, until the next
+ * cache load; route() calls it for the pins it signs.
+ */
+void
+RoutePinRemember(const char *token, const char *agent, const char *session)
+{
+	char		buf[PIN_CACHE_MAX_TRIPLE];
+	int			len = PinTriple(token, agent, session, buf);
+	uint64		h;
+	PinCacheEntry *e;
+
+	if (len < 0)
+		return;
+	if (pin_context == NULL)
+		pin_context = AllocSetContextCreate(TopMemoryContext, "pg_rollout pin cache",
+											ALLOCSET_SMALL_SIZES);
+	h = RouteHash(buf, len, 0);
+	e = &pin_cache[h % PIN_CACHE_SLOTS];
+	if (e->triple == NULL)
+		e->triple = MemoryContextAlloc(pin_context, PIN_CACHE_MAX_TRIPLE);
+	memcpy(e->triple, buf, len);
+	e->len = len;
+	e->hash = h;
+	e->generation = RouteCacheGeneration();
 }
 
 /* Makes the pin token for a session served a version of a rollout. */
@@ -147,12 +232,17 @@ RoutePinVerify(const char *token, const char *agent, const char *session)
 
 	if (!RoutePinParse(token, &rollout_id, &version, &issued, given))
 		return false;
+	if (PinCacheHit(token, agent, session))
+		return true;
 	if (!PinMac(agent, session, rollout_id, version, issued, expected))
 		return false;
 	/* Constant-time comparison. */
 	for (int i = 0; i < PIN_MAC_BYTES * 2; i++)
 		diff |= given[i] ^ expected[i];
-	return diff == 0;
+	if (diff != 0)
+		return false;
+	RoutePinRemember(token, agent, session);
+	return true;
 }
 
 /* rollout._random_secret(): 32 bytes from the strong random source. */
