@@ -83,10 +83,11 @@ SELECT abs(corr(rollout.bucket(unit, 1111), rollout.bucket(unit, 2222))) < 4 / s
 DELETE FROM rollout.rollouts WHERE id IN (303, 304);
 
 -- Fall-back to a random key when unit and session are NULL: each request
--- draws anew, and the share still follows the percentage.
+-- draws anew, and the share still follows the percentage. (The request
+-- argument only makes each row a separate call of the STABLE function.)
 INSERT INTO rollout.rollouts (id, agent, baseline, candidate, percent, salt)
 VALUES (305, 'st', 1, 2, 5, 20240601);
 SELECT abs(count(*) FILTER (WHERE d.arm = 'candidate') - 5000) < 4 * sqrt(100000 * 0.05 * 0.95) AS random_within_4_sd,
        count(DISTINCT d.reason) AS reasons, min(d.reason) AS reason
-  FROM units u, rollout.route('st', NULL) d;
+  FROM units u, rollout.route('st', NULL, request => u.unit) d;
 DELETE FROM rollout.rollouts WHERE id = 305;
