@@ -33,6 +33,7 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "route.h"
 
@@ -55,36 +56,90 @@ typedef struct PinCacheEntry
 static PinCacheEntry pin_cache[PIN_CACHE_SLOTS];
 static MemoryContext pin_context = NULL;
 
+/* The backend's HMAC context, keyed for cache generation pin_hmac_generation. */
+static pg_hmac_ctx *pin_hmac = NULL;
+static ResourceOwner pin_owner = NULL;
+static uint64 pin_hmac_generation = 0;
+static bool pin_hmac_reuse = false;
+
 PG_FUNCTION_INFO_V1(rollout_random_secret);
+
+/* One HMAC-SHA256 with ctx: the key, or (key NULL) the key set before. */
+static bool
+HmacOnce(pg_hmac_ctx *ctx, const uint8 *key, const uint8 *msg, size_t len, uint8 *mac)
+{
+	return pg_hmac_init(ctx, key, key ? ROUTE_SECRET_LEN : 0) >= 0 &&
+		pg_hmac_update(ctx, msg, len) >= 0 &&
+		pg_hmac_final(ctx, mac, PG_SHA256_DIGEST_LENGTH) >= 0;
+}
+
+/*
+ * HMAC-SHA256 of msg under the pin secret. The context lives as long as the
+ * backend (under a private resource owner, so transaction ends leave it
+ * alone). After each cache load it is keyed once; later calls re-initialise
+ * it without the key, which OpenSSL's HMAC_Init_ex turns into a copy of the
+ * keyed state instead of hashing the key pads again. Whether the
+ * implementation behind pg_hmac does that is checked on a probe message
+ * against a freshly keyed MAC; if not, every call passes the key.
+ */
+static bool
+PinHmac(const uint8 *msg, size_t len, uint8 *mac)
+{
+	static const uint8 probe[] = "pg_rollout-pin-probe";
+	const uint8 *secret = RouteCacheSecret();
+
+	if (secret == NULL)
+		return false;
+	if (pin_hmac == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		ResourceOwner save_owner = CurrentResourceOwner;
+
+		if (pin_owner == NULL)
+			pin_owner = ResourceOwnerCreate(NULL, "pg_rollout pin signing");
+		CurrentResourceOwner = pin_owner;
+		pin_hmac = pg_hmac_create(PG_SHA256);
+		CurrentResourceOwner = save_owner;
+		MemoryContextSwitchTo(old);
+		if (pin_hmac == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory while signing a pin token")));
+		pin_hmac_generation = 0;
+	}
+	if (pin_hmac_generation != RouteCacheGeneration())
+	{
+		uint8		keyed[PG_SHA256_DIGEST_LENGTH];
+		uint8		reused[PG_SHA256_DIGEST_LENGTH];
+
+		pin_hmac_reuse = HmacOnce(pin_hmac, secret, probe, sizeof(probe), keyed) &&
+			HmacOnce(pin_hmac, NULL, probe, sizeof(probe), reused) &&
+			memcmp(keyed, reused, sizeof(keyed)) == 0;
+		pin_hmac_generation = RouteCacheGeneration();
+	}
+	return HmacOnce(pin_hmac, pin_hmac_reuse ? NULL : secret, msg, len, mac);
+}
 
 /* Computes the hex MAC of a pin's fields; returns false if HMAC fails. */
 static bool
 PinMac(const char *agent, const char *session, int64 rollout_id, int32 version,
 	   int64 issued, char *hex_out)
 {
-	const uint8 *secret = RouteCacheSecret();
-	StringInfoData msg;
+	char		buf[PIN_CACHE_MAX_TRIPLE];
+	char	   *msg = buf;
+	int			len;
 	uint8		mac[PG_SHA256_DIGEST_LENGTH];
-	pg_hmac_ctx *ctx;
-	bool		ok;
 
-	if (secret == NULL)
-		return false;
-	initStringInfo(&msg);
-	appendStringInfo(&msg, "pg_rollout-pin-v1\n%s\n%zu:%s\n" INT64_FORMAT ".%d." INT64_FORMAT,
-					 agent, strlen(session), session, rollout_id, version, issued);
-
-	ctx = pg_hmac_create(PG_SHA256);
-	if (ctx == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory while signing a pin token")));
-	ok = pg_hmac_init(ctx, secret, ROUTE_SECRET_LEN) >= 0 &&
-		pg_hmac_update(ctx, (const uint8 *) msg.data, msg.len) >= 0 &&
-		pg_hmac_final(ctx, mac, sizeof(mac)) >= 0;
-	pg_hmac_free(ctx);
-	pfree(msg.data);
-	if (!ok)
+#define PIN_MESSAGE_ARGS "pg_rollout-pin-v1\n%s\n%zu:%s\n" INT64_FORMAT ".%d." INT64_FORMAT, \
+	agent, strlen(session), session, rollout_id, version, issued
+	len = snprintf(buf, sizeof(buf), PIN_MESSAGE_ARGS);
+	if (len >= (int) sizeof(buf))
+	{
+		msg = psprintf(PIN_MESSAGE_ARGS);
+		len = strlen(msg);
+	}
+#undef PIN_MESSAGE_ARGS
+	if (!PinHmac((const uint8 *) msg, len, mac))
 		return false;
 	hex_encode((const char *) mac, PIN_MAC_BYTES, hex_out);
 	hex_out[PIN_MAC_BYTES * 2] = '\0';
