@@ -52,6 +52,30 @@ SELECT count(*) AS disagree_with_session_bucket
  WHERE (d.arm = 'candidate') <> (rollout.bucket('s' || i, 42) < 5000);
 UPDATE rollout.rollouts SET stickiness = 'unit', percent = 5 WHERE id = 101;
 
+-- A NULL stickiness key falls back as Unleash does (unit -> session ->
+-- random), and the reason says which key was hashed.
+SELECT d.reason, (d.arm = 'candidate') = (rollout.bucket('sess-x', 42) < 500) AS session_bucket_used
+  FROM rollout.route('bot', NULL, 'sess-x') d;
+SELECT count(*) AS requests, min(d.reason) AS reason, max(d.reason) = min(d.reason) AS one_reason,
+       count(*) FILTER (WHERE d.version <> CASE d.arm WHEN 'candidate' THEN 2 ELSE 1 END) AS wrong_version
+  FROM generate_series(1, 200) i, rollout.route('bot', NULL, request => 'r' || i) d;
+SELECT count(*) FILTER (WHERE (d.arm = 'candidate') <> (rollout.bucket('u' || i, 42) < 500)) AS unit_key_ignored,
+       min(d.reason) AS reason
+  FROM generate_series(1, 500) i, rollout.route('bot', 'u' || i, 's' || i) d;
+UPDATE rollout.rollouts SET stickiness = 'session' WHERE id = 101;
+SELECT count(*) FILTER (WHERE (d.arm = 'candidate') <> (rollout.bucket('u' || i, 42) < 500)) AS unit_key_ignored,
+       min(d.reason) AS reason
+  FROM generate_series(1, 500) i, rollout.route('bot', 'u' || i) d;
+SELECT reason FROM rollout.route('bot', NULL);
+UPDATE rollout.rollouts SET stickiness = 'tenant' WHERE id = 101;
+SELECT count(*) FILTER (WHERE (d.arm = 'candidate') <> (rollout.bucket('t' || i, 42) < 500)) AS tenant_key_ignored,
+       min(d.reason) AS reason
+  FROM generate_series(1, 500) i, rollout.route('bot', 'u' || i, tenant => 't' || i) d;
+SELECT reason FROM rollout.route('bot', 'u7');
+SELECT reason FROM rollout.route('bot', NULL, 's7');
+SELECT reason FROM rollout.route('bot', NULL);
+UPDATE rollout.rollouts SET stickiness = 'unit' WHERE id = 101;
+
 -- Tenant and cohort rules come before the percentage, in order.
 UPDATE rollout.rollouts SET rules = '[{"tenants": ["internal", "staff"], "percent": 100, "name": "beta"},
                                       {"attribute": "region", "values": ["eu"], "percent": 0},
@@ -64,7 +88,8 @@ SELECT tenant, attrs, count(*) FILTER (WHERE d.arm = 'candidate') AS candidates,
  GROUP BY 1, 2 ORDER BY 1, 2;
 UPDATE rollout.rollouts SET rules = '[]' WHERE id = 101;
 
--- Capability flags are drawn for the candidate arm only, each by its own split.
+-- Capability flags are drawn for every request of the rollout, whatever its
+-- arm and version, each by its own split.
 UPDATE rollout.rollouts SET flags = '[{"name": "db_write", "percent": 50}, {"name": "email", "percent": 0}]'
  WHERE id = 101;
 SELECT arm, count(*) AS requests,
@@ -104,6 +129,20 @@ SELECT arm, version, reason, count(*),
   FROM generate_series(1, 10000) i, rollout.route('bot', 'u' || i) GROUP BY 1, 2, 3 ORDER BY 1;
 SELECT DISTINCT arm, reason FROM generate_series(1, 50) i, rollout.route('bot', 'u' || i, tenant => 'vip');
 DELETE FROM rollout.rollouts WHERE id = 102;
+
+-- Blue-green: all traffic on one side; switch and switch back. A pin of the
+-- other side does not hold the switch back.
+INSERT INTO rollout.rollouts (id, agent, baseline, candidate, strategy, percent, salt)
+VALUES (106, 'bot', 1, 2, 'blue_green', 0, 42);
+SELECT arm, version, reason, count(*) FROM generate_series(1, 1000) i, rollout.route('bot', 'u' || i) GROUP BY 1, 2, 3;
+SELECT pin AS pin_blue FROM rollout.route('bot', 'u1', 'sess-bg') \gset
+UPDATE rollout.rollouts SET percent = 100, stage = 2 WHERE id = 106;
+SELECT arm, version, reason, count(*) FROM generate_series(1, 1000) i, rollout.route('bot', 'u' || i) GROUP BY 1, 2, 3;
+SELECT version, reason, pin <> :'pin_blue' AS new_pin FROM rollout.route('bot', 'u1', 'sess-bg', pin => :'pin_blue');
+UPDATE rollout.rollouts SET percent = 0, stage = 3 WHERE id = 106;
+SELECT arm, version, reason, count(*) FROM generate_series(1, 1000) i, rollout.route('bot', 'u' || i) GROUP BY 1, 2, 3;
+SELECT version, reason, pin = :'pin_blue' AS same_pin FROM rollout.route('bot', 'u1', 'sess-bg', pin => :'pin_blue');
+DELETE FROM rollout.rollouts WHERE id = 106;
 
 -- Pins: issued per session, honoured, unforgeable, bound to agent and session.
 INSERT INTO rollout.rollouts (id, agent, baseline, candidate, percent, salt)

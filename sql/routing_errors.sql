@@ -7,7 +7,6 @@ SELECT rollout.create_version('eb', 'two', 'gpt-4o-2024-08-06') AS v2;
 
 -- Arguments.
 SELECT pg_temp.err($$SELECT rollout.route(NULL, 'u1')$$);
-SELECT pg_temp.err($$SELECT rollout.route('eb', NULL)$$);
 SELECT pg_temp.err($$SELECT rollout.route('nobody', 'u1')$$);
 SELECT pg_temp.err($$SELECT rollout.route(repeat('x', 64), 'u1')$$);
 SELECT pg_temp.err($$SELECT rollout.route('eb', 'u1', attrs => '["eu"]')$$);
@@ -17,6 +16,8 @@ SELECT rollout.bucket(NULL, 1) IS NULL AS strict_bucket;
 SELECT pg_temp.err($$SELECT rollout.route('eb', 'u1')$$);
 SELECT rollout.set_label('eb', 'production', 1);
 SELECT version, reason FROM rollout.route('eb', 'u1');
+-- unit may be NULL: outside a rollout it is not used.
+SELECT version, reason FROM rollout.route('eb', NULL);
 
 -- Unservable rollouts fail for their agent only, never crash.
 CREATE FUNCTION pg_temp.try_state(p_variants jsonb, p_rules jsonb DEFAULT '[]', p_flags jsonb DEFAULT '[]',
@@ -59,6 +60,7 @@ SELECT pg_temp.try_state(NULL, '[]', '[{"name": "w"}]', 'canary');
 SELECT pg_temp.try_state(NULL, '[]', '[{"name": "w", "percent": 0.001}]', 'canary');
 SELECT pg_temp.try_state(NULL, '[]', '[{"percent": 5}]', 'canary');
 SELECT pg_temp.try_state(NULL, '[]', '[{"name": "w", "percent": 5}]', 'canary');
+SELECT pg_temp.try_state(NULL, '[]', '[]', 'blue_green');
 
 -- Another agent routes normally while eb's rollout is broken.
 SELECT rollout.create_agent('ok') > 0 AS created;

@@ -11,12 +11,23 @@
  *	2. without an active rollout, a valid pin of a rollout that ended less
  *	   than its drain ago keeps the pinned version (not after a safety
  *	   rollback); otherwise the production version is served;
- *	3. inside a rollout, the first matching tenant/cohort rule decides,
- *	   then a valid pin, then the bucket of the stickiness key: below the
- *	   candidate share -> candidate (canary, blue_green), or the A/B variant
- *	   whose weight range holds the bucket; the shadow phase serves stable;
- *	4. shadow, capability flags and judge sampling each use their own hash
- *	   of the same key, so they are independent of the arm split.
+ *	3. inside a rollout, the stickiness key is chosen: the plan's argument,
+ *	   else (when NULL) unit, then session, then a random key per request,
+ *	   as Unleash does; the reason says which key was used;
+ *	4. the first matching tenant/cohort rule decides, then a valid pin
+ *	   (not in blue_green, which serves one side), then the bucket of the
+ *	   key: below the candidate share -> candidate (canary, blue_green), or
+ *	   the A/B variant whose weight range holds the bucket; the shadow phase
+ *	   serves stable;
+ *	5. shadow, capability flags and judge sampling each use their own hash,
+ *	   so they are independent of the arm split and of the version.
+ *
+ * Speed: the hot path reads no table, calls no catalog lookup and builds
+ * no TupleDesc. The cache holds the blessed TupleDesc of rollout.decision
+ * and, per version, the Datums of its content columns; per rollout, the
+ * text of its strategy reason and arm names. A call copies those into the
+ * row and fills only what depends on the request. Pins the backend signed
+ * or checked before are not checked again (route_pin.c).
  *
  * docs/routing.md is the reference for every rule and reason.
  *
@@ -28,6 +39,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "common/pg_prng.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -37,13 +49,30 @@
 
 #include "route.h"
 
-#define DECISION_NATTS 18
-
 /* Seed offsets of the independent splits, added to the rollout salt. */
 #define SEED_SHADOW 1
 #define SEED_JUDGE 2
 
+/* Judge-sample inputs up to this size are formed on the stack. */
+#define JUDGE_BUF 256
+
 PG_FUNCTION_INFO_V1(rollout_route);
+
+/* A text argument as bytes and length; data is NULL when the argument is. */
+typedef struct RouteArg
+{
+	const char *data;
+	int			len;
+} RouteArg;
+
+/* The stickiness key a request is hashed by, after the NULL fall-back. */
+typedef struct RouteKey
+{
+	const char *data;
+	size_t		len;
+	const char *note;			/* " (key: session, unit missing)", or NULL */
+	uint64		random;			/* the bytes of a random key */
+} RouteKey;
 
 /* What route() decided, before it becomes a rollout.decision row. */
 typedef struct Decision
@@ -53,10 +82,30 @@ typedef struct Decision
 	RouteRollout *rollout;
 	RouteVersion *shadow;
 	bool		judge;
-	char	   *pin;
-	StringInfoData reason;
-	bool		candidate_flags;	/* whether flags are drawn (candidate arm) */
+	const char *pin;
+	const char *reason;			/* the reason before notes */
+	Datum		reason_datum;	/* the same as text, or 0 to build it */
+	const char *key_note;
+	const char *pin_note;
+	Datum		flags;
+	bool		write_intercept;
 } Decision;
+
+/* A text argument as bytes and length, without copying. */
+static inline RouteArg
+TextArg(FunctionCallInfo fcinfo, int n)
+{
+	RouteArg	a = {NULL, 0};
+
+	if (PG_NARGS() > n && !PG_ARGISNULL(n))
+	{
+		text	   *t = PG_GETARG_TEXT_PP(n);
+
+		a.data = VARDATA_ANY(t);
+		a.len = VARSIZE_ANY_EXHDR(t);
+	}
+	return a;
+}
 
 /* A text argument as a C string, or NULL. */
 static char *
@@ -79,6 +128,22 @@ ArmVersion(RouteRollout *r, const char *arm)
 		if (strcmp(r->variants[i].name, arm) == 0)
 			return r->variants[i].version;
 	return NULL;
+}
+
+/* The arm column for an arm name: a text datum built at cache load. */
+static Datum
+ArmDatum(RouteRollout *r, const char *arm)
+{
+	const RouteConstants *c = RouteCacheConstants();
+
+	if (strcmp(arm, "stable") == 0)
+		return c->arm_stable;
+	for (int i = 0; r != NULL && i < r->nvariants; i++)
+		if (strcmp(r->variants[i].name, arm) == 0)
+			return r->variants[i].name_datum;
+	if (strcmp(arm, "candidate") == 0)
+		return c->arm_candidate;
+	return CStringGetTextDatum(arm);
 }
 
 /* The arm name a pinned version stands for in a rollout, or NULL. */
@@ -123,7 +188,7 @@ AttrMatches(Jsonb *attrs, const char *attribute, RouteRule *rule)
 
 /* The first rule matching the request, or NULL; *what names the match. */
 static RouteRule *
-MatchRule(RouteRollout *r, const char *tenant, Jsonb *attrs, char **what)
+MatchRule(RouteRollout *r, const char *tenant, Jsonb *attrs, const char **what)
 {
 	for (int i = 0; i < r->nrules; i++)
 	{
@@ -140,8 +205,7 @@ MatchRule(RouteRollout *r, const char *tenant, Jsonb *attrs, char **what)
 		}
 		else if (AttrMatches(attrs, rule->attribute, rule))
 		{
-			*what = rule->name ? psprintf("cohort rule %s", rule->name) :
-				psprintf("cohort rule %s", rule->attribute);
+			*what = psprintf("cohort rule %s", rule->name ? rule->name : rule->attribute);
 			return rule;
 		}
 	}
@@ -162,48 +226,148 @@ BucketArm(RouteRollout *r, int bucket, int percent_bp)
 	return bucket < percent_bp ? "candidate" : "stable";
 }
 
-/* Appends the strategy reason, e.g. "canary 5%" or "ab_test (paused)". */
-static void
-AppendStrategyReason(StringInfo s, RouteRollout *r)
+/* Whether a rollout is in its shadow phase (everyone served stable). */
+static inline bool
+ShadowPhase(RouteRollout *r)
 {
-	if (strcmp(r->state, "shadow") == 0 || strcmp(r->strategy, "shadow") == 0)
-		appendStringInfoString(s, "shadow");
-	else if (r->nvariants > 0)
-		appendStringInfoString(s, "ab_test");
+	return strcmp(r->state, "shadow") == 0 || strcmp(r->strategy, "shadow") == 0;
+}
+
+/*
+ * Builds the constant parts of a rollout's decisions in the current memory
+ * context (the cache's): the strategy reason, e.g. "canary 5%" or
+ * "ab_test (paused)", and the arm names of its variants, as text datums.
+ */
+void
+RoutePrepareRollout(RouteRollout *r)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	if (ShadowPhase(r))
+		appendStringInfoString(&s, "shadow");
+	else if (strcmp(r->strategy, "ab_test") == 0)
+		appendStringInfoString(&s, "ab_test");
 	else
-		appendStringInfo(s, "%s %s%%", r->strategy, r->percent_text);
-	if (strcmp(r->state, "canary") != 0 && strcmp(r->state, "shadow") != 0)
-		appendStringInfo(s, " (%s)", r->state);
+		appendStringInfo(&s, "%s %s%%", r->strategy, r->percent_text);
+	if (strcmp(r->state, "canary") != 0 && strcmp(r->state, "shadow") != 0 && r->active)
+		appendStringInfo(&s, " (%s)", r->state);
+	r->reason = s.data;
+	r->reason_datum = CStringGetTextDatum(s.data);
+	for (int i = 0; i < r->nvariants; i++)
+		r->variants[i].name_datum = CStringGetTextDatum(r->variants[i].name);
+}
+
+/*
+ * Chooses the key to hash: the plan's stickiness argument; when it is NULL,
+ * unit, then session (Unleash's order); when all are NULL, a random key
+ * drawn for this request. k->note tells the reason which key stood in.
+ */
+static void
+ChooseKey(RouteRollout *r, RouteArg unit, const char *session, const char *tenant,
+		  RouteKey *k)
+{
+	static const char *const names[] = {"unit", "session", "tenant"};
+	RouteStickiness order[3];
+	const char *missing[3];
+	int			norder = 0;
+	int			nmissing = 0;
+	const char *used = NULL;
+
+	order[norder++] = r->stickiness;
+	if (r->stickiness != ROUTE_STICKY_UNIT)
+		order[norder++] = ROUTE_STICKY_UNIT;
+	if (r->stickiness != ROUTE_STICKY_SESSION)
+		order[norder++] = ROUTE_STICKY_SESSION;
+
+	k->note = NULL;
+	for (int i = 0; i < norder && used == NULL; i++)
+	{
+		const char *data = NULL;
+		size_t		len = 0;
+
+		if (order[i] == ROUTE_STICKY_UNIT && unit.data != NULL)
+		{
+			data = unit.data;
+			len = unit.len;
+		}
+		else if (order[i] == ROUTE_STICKY_SESSION && session != NULL)
+		{
+			data = session;
+			len = strlen(session);
+		}
+		else if (order[i] == ROUTE_STICKY_TENANT && tenant != NULL)
+		{
+			data = tenant;
+			len = strlen(tenant);
+		}
+		if (data != NULL)
+		{
+			k->data = data;
+			k->len = len;
+			used = names[order[i]];
+		}
+		else
+			missing[nmissing++] = names[order[i]];
+	}
+	if (used == NULL)
+	{
+		k->random = pg_prng_uint64(&pg_global_prng_state);
+		k->data = (const char *) &k->random;
+		k->len = sizeof(k->random);
+		used = "random";
+	}
+	if (nmissing == 1)
+		k->note = psprintf(" (key: %s, %s missing)", used, missing[0]);
+	else if (nmissing == 2)
+		k->note = psprintf(" (key: %s, %s and %s missing)", used, missing[0], missing[1]);
+	else if (nmissing == 3)
+		k->note = psprintf(" (key: %s, %s, %s and %s missing)", used,
+						   missing[0], missing[1], missing[2]);
 }
 
 /* Decides the judge sample: request id if given, else unit, session, xact time. */
 static bool
-JudgeSample(RouteRollout *r, const char *unit, const char *session, const char *request)
+JudgeSample(RouteRollout *r, RouteArg unit, const char *session, const char *request)
 {
 	uint64		h;
 	int			threshold = (int) rint(r->judge_rate * ROUTE_BUCKETS);
 
+	if (threshold <= 0)
+		return false;
 	if (request != NULL)
 		h = RouteHash(request, strlen(request), r->salt + SEED_JUDGE);
 	else
 	{
-		char	   *s = psprintf("%s\n%s\n" INT64_FORMAT, unit, session ? session : "",
-								 (int64) GetCurrentTransactionStartTimestamp());
+		char		buf[JUDGE_BUF];
+		char	   *s = buf;
+		int			len;
+		int64		xact_start = (int64) GetCurrentTransactionStartTimestamp();
 
-		h = RouteHash(s, strlen(s), r->salt + SEED_JUDGE);
+		len = snprintf(buf, sizeof(buf), "%.*s\n%s\n" INT64_FORMAT,
+					   unit.len, unit.data ? unit.data : "", session ? session : "", xact_start);
+		if (len >= (int) sizeof(buf))
+		{
+			s = psprintf("%.*s\n%s\n" INT64_FORMAT,
+						 unit.len, unit.data ? unit.data : "", session ? session : "", xact_start);
+			len = strlen(s);
+		}
+		h = RouteHash(s, len, r->salt + SEED_JUDGE);
 	}
 	return (int) (h % ROUTE_BUCKETS) < threshold;
 }
 
-/* Builds the flags object: each flag drawn for the candidate arm, else false. */
+/* Builds the flags object: each flag of the rollout drawn by its own split. */
 static Datum
-FlagsJsonb(RouteRollout *r, const char *key, bool draw)
+FlagsJsonb(RouteRollout *r, RouteKey *key)
 {
 	JsonbParseState *state = NULL;
 	JsonbValue *res;
 
+	if (r == NULL || r->nflags == 0)
+		return RouteCacheConstants()->empty_flags;
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	for (int i = 0; r != NULL && i < r->nflags; i++)
+	for (int i = 0; i < r->nflags; i++)
 	{
 		JsonbValue	k;
 		JsonbValue	v;
@@ -212,8 +376,8 @@ FlagsJsonb(RouteRollout *r, const char *key, bool draw)
 		k.val.string.val = r->flags[i].name;
 		k.val.string.len = strlen(r->flags[i].name);
 		v.type = jbvBool;
-		v.val.boolean = draw &&
-			(int) (RouteHash(key, strlen(key), r->flags[i].seed) % ROUTE_BUCKETS) < r->flags[i].percent_bp;
+		v.val.boolean = (int) (RouteHash(key->data, key->len, r->flags[i].seed) % ROUTE_BUCKETS) <
+			r->flags[i].percent_bp;
 		pushJsonbValue(&state, WJB_KEY, &k);
 		pushJsonbValue(&state, WJB_VALUE, &v);
 	}
@@ -267,42 +431,18 @@ CheckPin(RouteAgent *a, const char *pin, const char *session, int32 *version,
 	return NULL;
 }
 
-/* Forms the rollout.decision row. */
+/* Forms the rollout.decision row from the cached datums and the request's. */
 static Datum
-DecisionTuple(FunctionCallInfo fcinfo, const char *agent, Decision *d, Datum flags,
-			  bool write_intercept)
+DecisionTuple(Decision *d)
 {
-	TupleDesc	desc;
-	Datum		values[DECISION_NATTS];
-	bool		nulls[DECISION_NATTS];
-	RouteVersion *v = d->version;
+	const RouteConstants *c = RouteCacheConstants();
+	Datum		values[ROUTE_DECISION_NATTS];
+	bool		nulls[ROUTE_DECISION_NATTS];
 
-	if (fcinfo->flinfo->fn_extra == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
-		fcinfo->flinfo->fn_extra = desc;
-		MemoryContextSwitchTo(old);
-	}
-	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
-	if (desc->natts != DECISION_NATTS)
-		elog(ERROR, "rollout.decision has %d attributes, expected %d", desc->natts, DECISION_NATTS);
-
-	memset(nulls, 0, sizeof(nulls));
-	values[0] = CStringGetTextDatum(agent);
-	values[1] = Int32GetDatum(v->version);
-	values[2] = v->fingerprint;
-	values[3] = v->model;
-	values[4] = v->system_prompt;
-	values[5] = v->template_text;
-	nulls[5] = v->template_null;
-	values[6] = v->few_shot;
-	values[7] = v->tools;
-	values[8] = v->params;
-	values[9] = CStringGetTextDatum(d->arm);
+	memcpy(values, d->version->values, sizeof(Datum) * ROUTE_VERSION_NATTS);
+	memcpy(nulls, d->version->nulls, sizeof(bool) * ROUTE_VERSION_NATTS);
+	memset(nulls + ROUTE_VERSION_NATTS, 0, ROUTE_DECISION_NATTS - ROUTE_VERSION_NATTS);
+	values[9] = ArmDatum(d->rollout, d->arm);
 	if (d->rollout != NULL)
 	{
 		values[10] = Int64GetDatum(d->rollout->id);
@@ -319,10 +459,56 @@ DecisionTuple(FunctionCallInfo fcinfo, const char *agent, Decision *d, Datum fla
 		values[14] = CStringGetTextDatum(d->pin);
 	else
 		nulls[14] = true;
-	values[15] = CStringGetTextDatum(d->reason.data);
-	values[16] = flags;
-	values[17] = BoolGetDatum(write_intercept);
-	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+	if (d->reason_datum != (Datum) 0 && d->key_note == NULL && d->pin_note == NULL)
+		values[15] = d->reason_datum;
+	else
+		values[15] = CStringGetTextDatum(psprintf("%s%s%s%s", d->reason,
+												  d->key_note ? d->key_note : "",
+												  d->pin_note ? "; " : "",
+												  d->pin_note ? d->pin_note : ""));
+	values[16] = d->flags ? d->flags : c->empty_flags;
+	values[17] = BoolGetDatum(d->write_intercept);
+	return HeapTupleGetDatum(heap_form_tuple(c->decision_desc, values, nulls));
+}
+
+/* The decision outside an active rollout: a draining pin, else production. */
+static Datum
+RouteWithoutRollout(RouteAgent *a, const char *agent, RouteArg unit, const char *session,
+					const char *request, const char *pin, RouteRollout *pinned,
+					int32 pinned_version, const char *pin_note)
+{
+	Decision	d;
+	RouteRollout *p = (pinned != NULL && !pinned->active &&
+					   pinned->error_msg == NULL) ? pinned : NULL;
+	const char *arm = p ? VersionArm(p, pinned_version) : NULL;
+
+	memset(&d, 0, sizeof(d));
+	d.pin_note = pin_note;
+	if (p != NULL && arm != NULL)
+	{
+		d.version = ArmVersion(p, arm);
+		d.arm = arm;
+		d.rollout = p;
+		d.pin = pin;
+		d.judge = JudgeSample(p, unit, session, request);
+		d.reason = p->promoted ? "pinned (draining after promotion)" :
+			"pinned (draining after rollback)";
+		RouteExposureCount(p->id, arm);
+	}
+	else
+	{
+		if (a->production == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("agent \"%s\" has no production version", agent),
+					 errdetail("Outside a rollout, routing serves the version labelled production."),
+					 errhint("Set it with rollout.set_label('%s', 'production', <version>).", agent)));
+		d.version = a->production;
+		d.arm = "stable";
+		d.reason = "no rollout";
+		d.reason_datum = RouteCacheConstants()->reason_no_rollout;
+	}
+	return DecisionTuple(&d);
 }
 
 /*
@@ -333,47 +519,47 @@ DecisionTuple(FunctionCallInfo fcinfo, const char *agent, Decision *d, Datum fla
 Datum
 rollout_route(PG_FUNCTION_ARGS)
 {
-	char	   *agent = ArgString(fcinfo, 0);
-	char	   *unit = ArgString(fcinfo, 1);
+	RouteArg	agent_arg = TextArg(fcinfo, 0);
+	RouteArg	unit = TextArg(fcinfo, 1);
 	char	   *session = ArgString(fcinfo, 2);
 	char	   *tenant = ArgString(fcinfo, 3);
 	char	   *pin = ArgString(fcinfo, 4);
 	Jsonb	   *attrs = (PG_NARGS() > 5 && !PG_ARGISNULL(5)) ? PG_GETARG_JSONB_P(5) : NULL;
 	char	   *request = ArgString(fcinfo, 6);
-	RouteAgent *a;
+	char		agent[ROUTE_NAME_LEN];
+	RouteAgent *a = NULL;
 	RouteRollout *r;
 	RouteRollout *pinned = NULL;
 	int32		pinned_version = 0;
 	const char *pin_note = NULL;
-	const char *key;
+	const char *what = NULL;
+	RouteRule  *rule;
+	RouteKey	key;
+	int			bucket;
 	Decision	d;
-	bool		write_intercept = false;
-	Datum		flags;
 
-	if (agent == NULL)
+	if (agent_arg.data == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("argument \"agent\" must not be null")));
-	if (unit == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("argument \"unit\" must not be null"),
-				 errdetail("Pass the user, account or request key that bucketing hashes.")));
 	if (attrs != NULL && !JB_ROOT_IS_OBJECT(attrs))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("argument \"attrs\" must be a JSON object"),
 				 errdetail("Cohort rules match the members of an object such as {\"region\": \"eu\"}.")));
 
-	a = RouteCacheLookup(agent);
+	if (agent_arg.len < ROUTE_NAME_LEN)
+	{
+		memcpy(agent, agent_arg.data, agent_arg.len);
+		agent[agent_arg.len] = '\0';
+		a = RouteCacheLookup(agent);
+	}
 	if (a == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("agent \"%s\" does not exist", agent),
+				 errmsg("agent \"%s\" does not exist", pnstrdup(agent_arg.data, agent_arg.len)),
 				 errdetail("Argument \"agent\" must name an agent created with rollout.create_agent().")));
 
-	memset(&d, 0, sizeof(d));
-	initStringInfo(&d.reason);
 	r = a->active;
 	if (r != NULL && r->error_msg != NULL)
 		ereport(ERROR,
@@ -386,109 +572,76 @@ rollout_route(PG_FUNCTION_ARGS)
 		pinned = CheckPin(a, pin, session, &pinned_version, &pin_note);
 
 	if (r == NULL)
-	{
-		RouteRollout *p = (pinned != NULL && !pinned->active &&
-						   pinned->error_msg == NULL) ? pinned : NULL;
-		const char *arm = p ? VersionArm(p, pinned_version) : NULL;
+		return RouteWithoutRollout(a, agent, unit, session, request, pin, pinned,
+								   pinned_version, pin_note);
 
-		if (p != NULL && arm != NULL)
-		{
-			d.version = ArmVersion(p, arm);
-			d.arm = arm;
-			d.rollout = p;
-			d.pin = pin;
-			d.judge = JudgeSample(p, unit, session, request);
-			appendStringInfo(&d.reason, "pinned (draining after %s)",
-							 p->promoted ? "promotion" : "rollback");
-			RouteExposureCount(p->id, arm);
-		}
-		else
-		{
-			if (a->production == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("agent \"%s\" has no production version", agent),
-						 errdetail("Outside a rollout, routing serves the version labelled production."),
-						 errhint("Set it with rollout.set_label('%s', 'production', <version>).", agent)));
-			d.version = a->production;
-			d.arm = "stable";
-			appendStringInfoString(&d.reason, "no rollout");
-		}
-		if (pin_note != NULL)
-			appendStringInfo(&d.reason, "; %s", pin_note);
-		flags = FlagsJsonb(NULL, unit, false);
-		return DecisionTuple(fcinfo, agent, &d, flags, false);
+	/* Inside a rollout. */
+	memset(&d, 0, sizeof(d));
+	ChooseKey(r, unit, session, tenant, &key);
+	bucket = RouteBucket(key.data, key.len, r->salt);
+	rule = MatchRule(r, tenant, attrs, &what);
+
+	if (pinned != NULL && pinned != r)
+		pinned = NULL;			/* a draining pin of an older rollout */
+	if (pinned != NULL && VersionArm(r, pinned_version) == NULL)
+	{
+		pinned = NULL;
+		pin_note = "pin ignored: version not in rollout";
 	}
 
-	/* Inside a rollout: the key is the stickiness argument, unit if absent. */
-	key = unit;
-	if (r->stickiness == ROUTE_STICKY_SESSION && session != NULL)
-		key = session;
-	else if (r->stickiness == ROUTE_STICKY_TENANT && tenant != NULL)
-		key = tenant;
-
+	if (rule != NULL)
 	{
-		int			bucket = RouteBucket(key, strlen(key), r->salt);
-		char	   *what = NULL;
-		RouteRule  *rule = MatchRule(r, tenant, attrs, &what);
-		bool		shadow_phase = strcmp(r->state, "shadow") == 0 ||
-			strcmp(r->strategy, "shadow") == 0;
-
-		if (pinned != NULL && pinned != r)
-			pinned = NULL;		/* a draining pin of an older rollout */
-		if (pinned != NULL && VersionArm(r, pinned_version) == NULL)
-		{
-			pinned = NULL;
-			pin_note = "pin ignored: version not in rollout";
-		}
-
-		if (rule != NULL)
-		{
-			d.arm = rule->arm ? rule->arm : BucketArm(r, bucket, rule->percent_bp);
-			appendStringInfoString(&d.reason, what);
-		}
-		else if (pinned != NULL)
-		{
-			d.arm = VersionArm(r, pinned_version);
-			appendStringInfoString(&d.reason, "pinned");
-		}
-		else if (shadow_phase)
-		{
-			d.arm = "stable";
-			AppendStrategyReason(&d.reason, r);
-		}
-		else
-		{
-			d.arm = BucketArm(r, bucket, r->percent_bp);
-			AppendStrategyReason(&d.reason, r);
-		}
+		d.arm = rule->arm ? rule->arm : BucketArm(r, bucket, rule->percent_bp);
+		d.reason = what;
+	}
+	else if (pinned != NULL && strcmp(r->strategy, "blue_green") != 0)
+	{
+		d.arm = VersionArm(r, pinned_version);
+		d.reason = "pinned";
+	}
+	else
+	{
+		d.arm = ShadowPhase(r) ? "stable" : BucketArm(r, bucket, r->percent_bp);
+		d.reason = r->reason;
+		d.reason_datum = r->reason_datum;
 	}
 	d.version = ArmVersion(r, d.arm);
 	d.rollout = r;
+	d.key_note = key.note;
+
+	/* Blue-green serves one side: a pin of the other side does not hold. */
+	if (pinned != NULL && strcmp(r->strategy, "blue_green") == 0 &&
+		d.version->version != pinned_version && rule == NULL)
+		pin_note = "pin ignored: blue_green serves one side";
+	d.pin_note = pin_note;
 
 	/* Shadow: a stable request also runs the candidate, by its own split. */
 	if (strcmp(d.arm, "stable") == 0 && r->nvariants == 0 && r->shadow_bp > 0 &&
-		RouteBucket(key, strlen(key), r->salt + SEED_SHADOW) < r->shadow_bp)
+		RouteBucket(key.data, key.len, r->salt + SEED_SHADOW) < r->shadow_bp)
 	{
 		d.shadow = r->candidate;
-		write_intercept = r->write_intercept;
+		d.write_intercept = r->write_intercept;
 	}
 	d.judge = JudgeSample(r, unit, session, request);
 
-	/* The pin: the caller's own when it held, else a new one for this version. */
+	/* The pin: the caller's own when it names this version, else a new one. */
 	if (r->pinning && session != NULL && RouteCacheSecret() != NULL)
 	{
 		if (pinned != NULL && d.version->version == pinned_version)
 			d.pin = pin;
 		else
-			d.pin = RoutePinMake(agent, session, r->id, d.version->version,
-								 (int64) (GetCurrentTransactionStartTimestamp() / USECS_PER_SEC +
-										  (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY));
-	}
-	if (pin_note != NULL)
-		appendStringInfo(&d.reason, "; %s", pin_note);
+		{
+			char	   *made = RoutePinMake(agent, session, r->id, d.version->version,
+											(int64) (GetCurrentTransactionStartTimestamp() / USECS_PER_SEC +
+													 (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY));
 
-	flags = FlagsJsonb(r, key, strcmp(d.arm, "candidate") == 0);
+			if (made != NULL)
+				RoutePinRemember(made, agent, session);
+			d.pin = made;
+		}
+	}
+
+	d.flags = FlagsJsonb(r, &key);
 	RouteExposureCount(r->id, d.arm);
-	return DecisionTuple(fcinfo, agent, &d, flags, write_intercept);
+	return DecisionTuple(&d);
 }

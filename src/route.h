@@ -15,6 +15,7 @@
 
 #include "postgres.h"
 
+#include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 
 /* Buckets per rollout: percentages are served in 0.01% steps. */
@@ -34,18 +35,23 @@ typedef enum RouteStickiness
 	ROUTE_STICKY_TENANT
 } RouteStickiness;
 
-/* The content of one version, as the decision returns it. */
+/* Columns of rollout.decision that a version fills (agent .. params). */
+#define ROUTE_VERSION_NATTS 9
+
+/* Columns of rollout.decision in all. */
+#define ROUTE_DECISION_NATTS 18
+
+/*
+ * The content of one version, as the decision returns it: the first
+ * ROUTE_VERSION_NATTS columns of rollout.decision (agent, version,
+ * fingerprint, model, system_prompt, template, few_shot, tools, params),
+ * built once per cache load so a call copies them into its row as they are.
+ */
 typedef struct RouteVersion
 {
 	int32		version;
-	Datum		fingerprint;	/* text */
-	Datum		model;			/* text */
-	Datum		system_prompt;	/* text */
-	Datum		template_text;	/* text, valid unless template_null */
-	bool		template_null;
-	Datum		few_shot;		/* jsonb */
-	Datum		tools;			/* jsonb */
-	Datum		params;			/* jsonb */
+	Datum		values[ROUTE_VERSION_NATTS];
+	bool		nulls[ROUTE_VERSION_NATTS];
 } RouteVersion;
 
 /* One tenant or cohort rule, evaluated in order before the percentage. */
@@ -63,6 +69,7 @@ typedef struct RouteRule
 typedef struct RouteVariant
 {
 	char	   *name;
+	Datum		name_datum;		/* text, the arm column */
 	RouteVersion *version;
 	int			upper_bp;
 } RouteVariant;
@@ -103,6 +110,8 @@ typedef struct RouteRollout
 	int			nflags;
 	RouteFlag  *flags;
 	char	   *percent_text;	/* e.g. "5" or "12.5", for reasons */
+	char	   *reason;			/* strategy reason, e.g. "canary 5%" */
+	Datum		reason_datum;	/* the same as text */
 	/* Set when the row cannot be served; route() raises it for this agent. */
 	char	   *error_msg;
 	char	   *error_detail;
@@ -118,9 +127,24 @@ typedef struct RouteAgent
 	RouteRollout **final;		/* ended rollouts whose drain may still run */
 } RouteAgent;
 
+/* Text datums built once per cache load for the hot path. */
+typedef struct RouteConstants
+{
+	TupleDesc	decision_desc;	/* rollout.decision */
+	Datum		arm_stable;		/* 'stable' */
+	Datum		arm_candidate;	/* 'candidate' */
+	Datum		reason_no_rollout;	/* 'no rollout' */
+	Datum		empty_flags;	/* '{}'::jsonb */
+} RouteConstants;
+
+/* route.c */
+extern void RoutePrepareRollout(RouteRollout *r);
+
 /* route_cache.c */
 extern RouteAgent *RouteCacheLookup(const char *agent);
 extern const uint8 *RouteCacheSecret(void);
+extern uint64 RouteCacheGeneration(void);
+extern const RouteConstants *RouteCacheConstants(void);
 
 /* route_hash.c */
 extern uint64 RouteHash(const char *data, size_t len, uint64 seed);
@@ -133,6 +157,7 @@ extern char *RoutePinMake(const char *agent, const char *session, int64 rollout_
 extern bool RoutePinParse(const char *token, int64 *rollout_id, int32 *version,
 						  int64 *issued, char *mac_hex);
 extern bool RoutePinVerify(const char *token, const char *agent, const char *session);
+extern void RoutePinRemember(const char *token, const char *agent, const char *session);
 
 /* route_shmem.c */
 extern void RouteShmemRegister(void);

@@ -36,9 +36,11 @@
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -51,17 +53,29 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "route.h"
 #include "route_parse.h"
 
-/* Tables whose invalidation makes the cache stale. */
-#define ROUTE_NWATCHED 5
-static const char *const watched_names[ROUTE_NWATCHED] = {
+/*
+ * Tables whose invalidation makes the cache stale, and last the relation of
+ * the composite type rollout.decision, whose TupleDesc the cache keeps.
+ */
+#define ROUTE_NTABLES 5
+#define ROUTE_NWATCHED (ROUTE_NTABLES + 1)
+static const char *const watched_names[ROUTE_NTABLES] = {
 	"agents", "versions", "labels", "rollouts", "_route_secret"
 };
 
 static Oid	watched_oids[ROUTE_NWATCHED];
+static Oid	decision_type = InvalidOid;
+
+/*
+ * Whether the cache may be used without a reload. The hot path tests only
+ * this flag: the relcache callback clears it, and so does a lookup in the
+ * next transaction when the cache was loaded in parallel mode.
+ */
 static bool cache_valid = false;
 
 /*
@@ -76,6 +90,8 @@ static HTAB *agent_hash = NULL;
 static HTAB *version_hash = NULL;	/* only while loading */
 static bool secret_loaded = false;
 static uint8 secret[ROUTE_SECRET_LEN];
+static uint64 cache_generation = 0;
+static RouteConstants constants;
 
 /* Key of the version table used while loading. */
 typedef struct VersionKey
@@ -228,13 +244,13 @@ LoadVersions(void)
 			key.version = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
 			e = hash_search(version_hash, &key, HASH_ENTER, NULL);
 			e->v.version = key.version;
-			e->v.fingerprint = CopyVarlena(tup, desc, 3, &isnull);
-			e->v.model = CopyVarlena(tup, desc, 4, &isnull);
-			e->v.system_prompt = CopyVarlena(tup, desc, 5, &isnull);
-			e->v.template_text = CopyVarlena(tup, desc, 6, &e->v.template_null);
-			e->v.few_shot = CopyVarlena(tup, desc, 7, &isnull);
-			e->v.tools = CopyVarlena(tup, desc, 8, &isnull);
-			e->v.params = CopyVarlena(tup, desc, 9, &isnull);
+			/* Columns agent .. params of rollout.decision, in order. */
+			e->v.values[0] = CStringGetTextDatum(agent);
+			e->v.nulls[0] = false;
+			e->v.values[1] = Int32GetDatum(key.version);
+			e->v.nulls[1] = false;
+			for (int col = 3; col <= 9; col++)
+				e->v.values[col - 1] = CopyVarlena(tup, desc, col, &e->v.nulls[col - 1]);
 		}
 		MemoryContextSwitchTo(old);
 	}
@@ -294,6 +310,10 @@ ReadRollout(HeapTuple tup, TupleDesc desc, const char *agent)
 
 	if (r->baseline == NULL || r->candidate == NULL)
 		RouteParseFail(r, "Its baseline or candidate version could not be loaded.");
+	if (strcmp(r->strategy, "blue_green") == 0 && r->percent_bp != 0 &&
+		r->percent_bp != ROUTE_BUCKETS)
+		RouteParseFail(r, psprintf("Strategy blue_green serves one side: column \"percent\" must be 0 or 100, not %s.",
+								   r->percent_text));
 	if (strcmp(r->strategy, "ab_test") == 0)
 	{
 		d = SPI_getbinval(tup, desc, 12, &isnull);
@@ -301,6 +321,7 @@ ReadRollout(HeapTuple tup, TupleDesc desc, const char *agent)
 	}
 	RouteParseRules(r, DatumGetJsonbP(SPI_getbinval(tup, desc, 15, &isnull)));
 	RouteParseFlags(r, DatumGetJsonbP(SPI_getbinval(tup, desc, 16, &isnull)));
+	RoutePrepareRollout(r);
 	return r;
 }
 
@@ -365,7 +386,7 @@ LoadSecret(void)
 	}
 }
 
-/* Looks up the watched tables and the owner the loader runs as. */
+/* Looks up the watched tables, the decision type and the loader's role. */
 static Oid
 ResolveTables(void)
 {
@@ -373,7 +394,15 @@ ResolveTables(void)
 	HeapTuple	tup;
 	Oid			owner;
 
-	for (int i = 0; i < ROUTE_NWATCHED; i++)
+	decision_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+									CStringGetDatum("decision"), ObjectIdGetDatum(nsp));
+	if (!OidIsValid(decision_type) || !OidIsValid(get_typ_typrelid(decision_type)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("type rollout.decision does not exist"),
+				 errdetail("The pg_rollout extension is not installed completely in this database.")));
+	watched_oids[ROUTE_NTABLES] = get_typ_typrelid(decision_type);
+	for (int i = 0; i < ROUTE_NTABLES; i++)
 	{
 		watched_oids[i] = get_relname_relid(watched_names[i], nsp);
 		if (!OidIsValid(watched_oids[i]))
@@ -388,6 +417,27 @@ ResolveTables(void)
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	return owner;
+}
+
+/* Builds the decision TupleDesc and the constant datums in the cache context. */
+static void
+LoadConstants(void)
+{
+	MemoryContext old = MemoryContextSwitchTo(cache_context);
+	TupleDesc	desc = lookup_rowtype_tupdesc_copy(decision_type, -1);
+
+	if (desc->natts != ROUTE_DECISION_NATTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("type rollout.decision has %d attributes, expected %d",
+						desc->natts, ROUTE_DECISION_NATTS),
+				 errdetail("The installed SQL objects do not match the pg_rollout library.")));
+	constants.decision_desc = BlessTupleDesc(desc);
+	constants.arm_stable = CStringGetTextDatum("stable");
+	constants.arm_candidate = CStringGetTextDatum("candidate");
+	constants.reason_no_rollout = CStringGetTextDatum("no rollout");
+	constants.empty_flags = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	MemoryContextSwitchTo(old);
 }
 
 /* Rebuilds the whole cache from the tables. */
@@ -437,6 +487,7 @@ RouteCacheLoad(void)
 		cache_xact_bound = IsInParallelMode();
 		cache_lxid = MyProc->lxid;
 		PushActiveSnapshot(cache_xact_bound ? GetActiveSnapshot() : GetLatestSnapshot());
+		LoadConstants();
 		LoadVersions();
 		LoadAgents();
 		LoadRollouts();
@@ -459,6 +510,7 @@ RouteCacheLoad(void)
 	}
 	PG_END_TRY();
 
+	cache_generation++;
 	if (old_context != NULL)
 		MemoryContextDelete(old_context);
 }
@@ -469,15 +521,28 @@ RouteCacheLookup(const char *agent)
 {
 	char		key[ROUTE_NAME_LEN];
 
-	if (cache_valid && cache_xact_bound && cache_lxid != MyProc->lxid)
-		cache_valid = false;
-	if (!cache_valid)
+	if (unlikely(!cache_valid) ||
+		unlikely(cache_xact_bound && cache_lxid != MyProc->lxid))
 		RouteCacheLoad();
 	if (strlen(agent) >= ROUTE_NAME_LEN)
 		return NULL;
 	memset(key, 0, sizeof(key));
 	strlcpy(key, agent, sizeof(key));
 	return hash_search(agent_hash, key, HASH_FIND, NULL);
+}
+
+/* The constant datums of the current cache (valid after a lookup). */
+const RouteConstants *
+RouteCacheConstants(void)
+{
+	return &constants;
+}
+
+/* A number that changes at every reload; cached pin checks key on it. */
+uint64
+RouteCacheGeneration(void)
+{
+	return cache_generation;
 }
 
 /* The pin secret of the current cache, or NULL when none is set. */

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Throughput of rollout.route() against two baselines measured in the same
 # run: SELECT 1 (the floor of a round trip) and a PL/pgSQL router that reads
-# the state tables per request (test/bench/router_plpgsql.sql).
+# the state tables per request (test/bench/router_plpgsql.sql). Two more
+# figures explain the first ratio: route() without a session (no pin to
+# sign) and a prepared SELECT of the same 18-column decision row as
+# constants, the most any function returning that row could reach.
 # Environment (from test/bench/run.sh): PGHOST PGPORT PGDATABASE PGUSER
 # BINDIR BENCH_SECONDS BENCH_CLIENTS. Prints figures; never fails for slowness.
 set -uo pipefail
@@ -35,6 +38,15 @@ SQL
 
 printf 'SELECT 1;\n' > "$work/select1.sql"
 printf '\\set u random(1, 1000000)\nSELECT * FROM rollout.route('"'"'bench-route'"'"', '"'"'u'"'"' || :u, '"'"'s'"'"' || :u);\n' > "$work/route.sql"
+printf '\\set u random(1, 1000000)\nSELECT * FROM rollout.route('"'"'bench-route'"'"', '"'"'u'"'"' || :u);\n' > "$work/route_nopin.sql"
+"${PSQL[@]}" -At >"$work/const.sql" <<'SQL' || { echo "bench_route: constant row setup failed"; exit 0; }
+SELECT format('SELECT %L::text, %s::integer, %L::text, %L::text, %L::text, %L::text, %L::jsonb, %L::jsonb, '
+              '%L::jsonb, %L::text, %s::bigint, %s::integer, NULL::integer, %L::boolean, %L::text, %L::text, '
+              '%L::jsonb, %L::boolean;',
+              d.agent, d.version, d.fingerprint, d.model, d.system_prompt, d.template, d.few_shot, d.tools,
+              d.params, d.arm, d.rollout_id, d.stage, d.judge_sample, d.pin, d.reason, d.flags, d.write_intercept)
+  FROM rollout.route('bench-route', 'u1', 's1') d;
+SQL
 printf '\\set u random(1, 1000000)\nSELECT * FROM bench_baseline.route('"'"'bench-route'"'"', '"'"'u'"'"' || :u);\n' > "$work/plpgsql.sql"
 
 # Runs one pgbench script and prints its tps (0 when pgbench failed).
@@ -46,12 +58,19 @@ tps() {
 t_select=$(tps "$work/select1.sql")
 t_route=$(tps "$work/route.sql")
 t_plpgsql=$(tps "$work/plpgsql.sql")
+t_nopin=$(tps "$work/route_nopin.sql")
+t_const=$(tps "$work/const.sql")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo "bench_route: ${CLIENTS} clients, ${SECONDS_PER_RUN} s per run, canary 5% with pins"
-printf '  SELECT 1            %10.0f tps\n' "$t_select"
-printf '  rollout.route()     %10.0f tps\n' "$t_route"
-printf '  PL/pgSQL router     %10.0f tps\n' "$t_plpgsql"
+row() { printf '  %-22s %10.0f tps%s\n' "$1" "$2" "${3:+   ($3)}"; }
+row 'SELECT 1' "$t_select"
+row 'rollout.route()' "$t_route"
+row 'PL/pgSQL router' "$t_plpgsql"
+row 'route(), no session' "$t_nopin" 'no pin to sign'
+row 'constant decision row' "$t_const" '18 columns, no function'
 echo "  route / SELECT 1        = $(ratio "$t_route" "$t_select")"
 echo "  route / PL/pgSQL router = $(ratio "$t_route" "$t_plpgsql")"
+echo "  route without session / SELECT 1 = $(ratio "$t_nopin" "$t_select")"
+echo "  constant decision row / SELECT 1 = $(ratio "$t_const" "$t_select")   (ceiling for any route())"
 exit 0
