@@ -213,3 +213,9 @@ SELECT has_function_privilege('rollout_service', 'rollout.record(text, integer, 
        has_function_privilege('rollout_operator', 'rollout.maintain_outcomes(timestamptz)', 'EXECUTE') AS operator_maintains;
 
 UPDATE rollout.outcome_settings SET retention = DEFAULT;
+
+-- Leave the shared test database as this file found it: the next file
+-- creates the extension afresh.
+SET client_min_messages = warning;
+DROP EXTENSION pg_rollout CASCADE;
+RESET client_min_messages;

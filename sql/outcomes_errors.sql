@@ -59,3 +59,9 @@ SELECT pg_temp.err($$SELECT 'alpha=0.01 count=2 zero=0 min=1 max=1 sum=2 bins=0:
 SELECT pg_temp.err($$SELECT 'garbage'::rollout.ddsketch$$);
 SELECT pg_temp.err($$SELECT rollout.arm_values(1, 'stable', NULL, now(), now())$$);
 SELECT pg_temp.err($$INSERT INTO rollout.quality_scales VALUES ('checker', 2, 1)$$);
+
+-- Leave the shared test database as this file found it: the next file
+-- creates the extension afresh.
+SET client_min_messages = warning;
+DROP EXTENSION pg_rollout CASCADE;
+RESET client_min_messages;
