@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-cron
   libjansson-dev libgsl-dev libxxhash-dev pkg-config
-  libipc-run-perl make gcc
+  libipc-run-perl make gcc pgbouncer
 )
 
 missing=()
