@@ -39,9 +39,10 @@ ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec))
 PROVE_TESTS ?= $(sort $(wildcard test/t/*.pl))
 SUITES ?= regress isolation tap sim
 
-PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+# Empty until postgresql-server-dev is installed (pg_config alone comes with the client).
+PGXS := $(wildcard $(shell $(PG_CONFIG) --pgxs 2>/dev/null))
 ifeq ($(PGXS),)
-# pg_config is not there yet: only the set-up targets can run.
+# PGXS is not there yet: the set-up targets install it, then run again.
 all install test demo bench:
 	@bash test/setup.sh
 	@$(MAKE) --no-print-directory $(MAKECMDGOALS) PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config

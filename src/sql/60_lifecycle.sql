@@ -137,6 +137,21 @@ BEGIN
 END
 $$;
 
+-- Raises a clean error unless a locked rollout is in the given state.
+CREATE FUNCTION rollout._require_state(r rollout.rollouts, p_state text, p_what text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF r.state <> p_state THEN
+		RAISE EXCEPTION 'rollout % of agent "%" is not %', r.id, r.agent, p_what
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('Its state is %s.', r.state);
+	END IF;
+END
+$$;
+
 -- Raises a clean error when a required argument is NULL.
 CREATE FUNCTION rollout._require_arg(p_value anyelement, p_name text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE
@@ -291,11 +306,7 @@ DECLARE
 	r rollout.rollouts;
 BEGIN
 	r := rollout._active_rollout(agent);
-	IF r.state <> 'paused' THEN
-		RAISE EXCEPTION 'rollout % of agent "%" is not paused', r.id, agent
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = pg_catalog.format('Its state is %s.', r.state);
-	END IF;
+	PERFORM rollout._require_state(r, 'paused', 'paused');
 	UPDATE rollout.rollouts SET state = coalesce(r.paused_from, 'canary'), paused_from = NULL,
 		last_eval_at = NULL
 		WHERE id = r.id;
@@ -315,11 +326,7 @@ DECLARE
 	v_role text := rollout._acting_role();
 BEGIN
 	r := rollout._active_rollout(agent);
-	IF r.state <> 'awaiting_approval' THEN
-		RAISE EXCEPTION 'rollout % of agent "%" is not awaiting approval', r.id, agent
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = pg_catalog.format('Its state is %s.', r.state);
-	END IF;
+	PERFORM rollout._require_state(r, 'awaiting_approval', 'awaiting approval');
 	IF (session_user = r.started_by OR v_role = r.started_by)
 	   AND NOT pg_has_role(v_role, 'rollout_admin', 'USAGE') THEN
 		RAISE EXCEPTION 'role "%" started rollout % and cannot approve it', r.started_by, r.id
