@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-cron
   libjansson-dev libgsl-dev libxxhash-dev pkg-config
-  libipc-run-perl make gcc pgbouncer
+  libipc-run-perl perl make gcc pgbouncer
 )
 
 missing=()
