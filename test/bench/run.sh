@@ -14,17 +14,17 @@ lock_and_install "$PG_CONFIG"
 WORK=$(make_workdir)
 start_instance "$BINDIR"
 trap 'stop_instance "$BINDIR"; rm -rf "$WORK"' EXIT
-export PGDATABASE=bench
-
-run_as_pg "$BINDIR/psql" -X -q -d postgres -c 'CREATE DATABASE bench'
-run_as_pg "$BINDIR/psql" -X -q -c 'CREATE EXTENSION pg_rollout'
 
 echo "pg_rollout bench: $BENCH_CLIENTS clients, $BENCH_SECONDS s per run, $(nproc) cores"
 shopt -s nullglob
 for script in "$WORK"/test/bench/bench_*.sh; do
+  # Each script gets a fresh database with the extension.
+  db=$(basename "$script" .sh)
+  run_as_pg "$BINDIR/psql" -X -q -d postgres -c "CREATE DATABASE $db"
+  run_as_pg "$BINDIR/psql" -X -q -d "$db" -c 'CREATE EXTENSION pg_rollout'
   echo
   echo "=== $(basename "$script")"
-  run_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGDATABASE=bench PGUSER=postgres \
+  run_as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGDATABASE="$db" PGUSER=postgres \
     BINDIR="$BINDIR" BENCH_SECONDS="$BENCH_SECONDS" BENCH_CLIENTS="$BENCH_CLIENTS" \
     bash -c "cd '$WORK' && bash '$script'" || echo "(bench script $(basename "$script") failed)"
 done
