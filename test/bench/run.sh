@@ -20,6 +20,10 @@ shopt -s nullglob
 for script in "$WORK"/test/bench/bench_*.sh; do
   # Each script gets a fresh database with the extension.
   db=$(basename "$script" .sh)
+  # BENCH_ONLY="route stats" runs only those scripts.
+  if [ -n "${BENCH_ONLY:-}" ] && [[ " $BENCH_ONLY " != *" ${db#bench_} "* ]]; then
+    continue
+  fi
   run_as_pg "$BINDIR/psql" -X -q -d postgres -c "CREATE DATABASE $db"
   run_as_pg "$BINDIR/psql" -X -q -d "$db" -c 'CREATE EXTENSION pg_rollout'
   echo
