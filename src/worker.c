@@ -149,8 +149,15 @@ RolloutWorkerMain(Datum arg)
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
+			int			old_interval = RolloutTickInterval;
+
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			if (RolloutTickInterval != old_interval)
+				ereport(LOG,
+						(errmsg("pg_rollout worker: tick interval changed to %d s%s",
+								RolloutTickInterval,
+								RolloutTickInterval > 0 ? "" : " (ticks off)")));
 		}
 
 		if (RolloutTickInterval > 0)

@@ -327,6 +327,7 @@ BEGIN
 	-- Ticks from the worker and from cron never overlap.
 	PERFORM pg_advisory_xact_lock(7286523461853490001);
 	PERFORM rollout.refresh_aggregates(at);
+	PERFORM rollout._flush_exposures_into_totals(at);
 
 	FOR v_id IN SELECT x.id FROM rollout.rollouts x
 				WHERE rollout.is_active_state(x.state) ORDER BY x.id LOOP
