@@ -52,8 +52,8 @@ FROM sim.result WHERE kind = 'regression';
 SELECT pg_catalog.format('A/A: %s of %s rollouts held or rolled back (%s%%, 95%% CI %s), bound %s%%: %s',
 		 hits, runs, round(100.0 * hits / runs, 1), sim.wilson(hits, runs), round(100 * :alpha),
 		 CASE WHEN hits <= :alpha * runs THEN 'ok' ELSE 'FAILED' END)
-	|| E'\n' || pg_catalog.format('     %s rolled back by the success gate, %s held (%s of them by the sample-ratio check); %s of %s passed the 1%% stage within the horizon',
-		 rollbacks, holds, srm_holds, reached_5, runs)
+	|| E'\n' || pg_catalog.format('     %s rolled back by the success gate, %s held (%s of them by the sample-ratio check); %s passed the 1%% stage and %s the 5%% stage in 12 hours',
+		 rollbacks, holds, srm_holds, reached_5, reached_25)
 FROM sim.rates WHERE kind = 'aa' AND runs > 0;
 
 SELECT pg_catalog.format('Regression 0.90 -> 0.87: %s of %s rollouts rolled back before the 25%% stage (%s%%, 95%% CI %s), bound %s%%: %s',
@@ -67,7 +67,14 @@ SELECT pg_catalog.format('     rolled back at 1%%: %s, at 5%%: %s; time to rollb
 		 count(*) FILTER (WHERE rollback_stage = 1), count(*) FILTER (WHERE rollback_stage = 2),
 		 percentile_disc(0.5) WITHIN GROUP (ORDER BY rollback_after),
 		 percentile_disc(0.95) WITHIN GROUP (ORDER BY rollback_after), max(rollback_after))
-FROM sim.result WHERE kind = 'regression' AND rolled_back;
+FROM sim.result WHERE kind = 'regression' AND rolled_back
+HAVING count(*) > 0;
+
+-- What the run cost.
+SELECT pg_catalog.format('     %s ticks over %s simulated hours, %s rollout evaluations, %s candidate outcomes (raw rows) and %s stable ones (window aggregates); traffic %s s, ticks %s s',
+		 count(*), round(count(*) / 12.0, 1), sum(rollouts), sum(candidate_rows), sum(stable_rows),
+		 round(sum(traffic_seconds)::numeric), round(sum(tick_seconds)::numeric))
+FROM sim.ticks WHERE rollouts > 0;
 
 SELECT 'RESULT ' || CASE WHEN bool_and(CASE kind WHEN 'aa' THEN hits <= :alpha * runs
 												 ELSE hits >= :min_caught * runs END)

@@ -5,9 +5,6 @@
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 CREATE EXTENSION pg_rollout;
-\if :{?patch}
-\i :patch
-\endif
 CREATE SCHEMA sim;
 SELECT setseed(:seed);
 
