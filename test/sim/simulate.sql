@@ -2,10 +2,12 @@
 -- minutes of traffic for every running rollout, commits, and calls
 -- rollout.tick() at the end of the slot, as services and the worker would
 -- in separate transactions (refresh_aggregates folds committed rows only).
--- run.sh calls it once per slot from one session (one seed), with a VACUUM
--- of the rollout tables in between: a procedure that looped over all slots
--- would report no table statistics until it ended, so autovacuum would
--- never see the 400 dead row versions each tick leaves in rollout.rollouts.
+-- run.sh calls it once per slot from one session (one seed), with the
+-- VACUUM and ANALYZE autovacuum would do in between (the instance runs
+-- without autovacuum, see run.sh). One procedure looping over all slots
+-- would not do: a CALL reports no table statistics until it ends, and
+-- VACUUM cannot run inside it, so rollout.rollouts would bloat with the
+-- dead row versions every tick leaves and each tick would get slower.
 --
 -- Traffic: p_per_hour requests an hour per agent. Each request goes to the
 -- candidate with probability percent/100 (the rollout's share at this
