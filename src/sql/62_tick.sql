@@ -101,6 +101,12 @@ $$;
 
 -- Sample ratio mismatch: the observed candidate/stable split of outcomes in
 -- this stage against the expected share. Returns a reason, or NULL.
+-- The check looks at a growing sample at every tick, so it uses an
+-- always-valid test (the confidence sequence of rollout.sequential_test on
+-- the candidate's share) at 0.001. A fixed-sample chi-square at p < 0.001,
+-- repeated every 5 minutes, held 10 of the 200 A/A canaries of test/sim
+-- within their 1% and 5% stages (5%, about 2.5% expected): the whole false
+-- alarm budget of the gates.
 CREATE FUNCTION rollout._srm_reason(r rollout.rollouts, p_at timestamptz) RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -108,6 +114,7 @@ AS $$
 DECLARE
 	v_c bigint;
 	v_b bigint;
+	v_share float8 := r.percent::float8 / 100;
 	t record;
 BEGIN
 	IF r.strategy <> 'canary' OR r.percent <= 0 OR r.percent >= 100
@@ -117,14 +124,14 @@ BEGIN
 	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
 		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
 		INTO v_c, v_b
-		FROM rollout.arm_summary(r.id, r.stage_started_at, p_at + interval '1 microsecond', NULL, r.stage) s
-		WHERE NOT s.shadow;
+		FROM rollout._arm_counts(r.id, r.stage_started_at, p_at + interval '1 microsecond', r.stage) s;
 	IF v_c + v_b < 1000 THEN
 		RETURN NULL;
 	END IF;
-	SELECT * INTO t FROM rollout.srm_test(ARRAY[v_c, v_b], ARRAY[r.percent::float8, 100 - r.percent::float8]);
+	SELECT * INTO t FROM rollout.sequential_test(v_c::float8 / (v_c + v_b) - v_share,
+		sqrt(v_share * (1 - v_share) / (v_c + v_b)), v_c + v_b, 0, 'two-sided', 0.001);
 	IF t.p_value < 0.001 THEN
-		RETURN pg_catalog.format('sample ratio mismatch: %s candidate / %s stable outcomes for %s%% (p = %s)',
+		RETURN pg_catalog.format('sample ratio mismatch: %s candidate / %s stable outcomes for %s%% (always-valid p = %s)',
 								 v_c, v_b, r.percent, to_char(t.p_value, '9.9EEEE'));
 	END IF;
 	RETURN NULL;
@@ -277,8 +284,7 @@ BEGIN
 	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
 		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
 		INTO v_n_c, v_n_b
-		FROM rollout.arm_summary(r.id, r.stage_started_at, p_at + interval '1 microsecond', NULL, r.stage) s
-		WHERE NOT s.shadow;
+		FROM rollout._arm_counts(r.id, r.stage_started_at, p_at + interval '1 microsecond', r.stage) s;
 
 	IF p_at < v_bake_until THEN
 		action := 'wait';
