@@ -160,7 +160,9 @@ BEGIN
 		v_custom := substr(v_metric, 9);
 	END IF;
 	res.window_to := p_at;
-	v_from := greatest(r.stage_started_at, p_at - v_window);
+	-- Windows are 5-minute buckets tagged with their stage: start from the
+	-- bucket holding the boundary, so a stage's first partial bucket counts.
+	v_from := rollout.window_start(greatest(r.stage_started_at, p_at - v_window));
 
 	-- The rolling window, widened to the whole stage when it is too thin.
 	FOR i IN 1..2 LOOP
@@ -187,9 +189,9 @@ BEGIN
 			SELECT * INTO sc_n, sc_value, sc_sd, sc_x FROM rollout._arm_stat(c, v_metric, v_cmp, v_custom);
 			SELECT * INTO sb_n, sb_value, sb_sd, sb_x FROM rollout._arm_stat(b, v_metric, v_cmp, v_custom);
 		END IF;
-		EXIT WHEN v_from <= r.stage_started_at
+		EXIT WHEN v_from <= rollout.window_start(r.stage_started_at)
 			OR (coalesce(sc_n, 0) >= greatest(v_min, 1) AND coalesce(sb_n, 0) >= greatest(v_min, 1));
-		v_from := r.stage_started_at;
+		v_from := rollout.window_start(r.stage_started_at);
 	END LOOP;
 
 	-- Quantiles of metrics without a sketch come from raw values.

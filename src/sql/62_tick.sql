@@ -124,7 +124,7 @@ BEGIN
 	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
 		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
 		INTO v_c, v_b
-		FROM rollout._arm_counts(r.id, r.stage_started_at, p_at + interval '1 microsecond', r.stage) s;
+		FROM rollout._arm_counts(r.id, rollout.window_start(r.stage_started_at), p_at + interval '1 microsecond', r.stage) s;
 	IF v_c + v_b < 1000 THEN
 		RETURN NULL;
 	END IF;
@@ -284,7 +284,7 @@ BEGIN
 	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
 		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
 		INTO v_n_c, v_n_b
-		FROM rollout._arm_counts(r.id, r.stage_started_at, p_at + interval '1 microsecond', r.stage) s;
+		FROM rollout._arm_counts(r.id, rollout.window_start(r.stage_started_at), p_at + interval '1 microsecond', r.stage) s;
 
 	IF p_at < v_bake_until THEN
 		action := 'wait';

@@ -41,7 +41,7 @@ CROSS JOIN LATERAL (SELECT r.stage_started_at
 CROSS JOIN LATERAL (
 	SELECT coalesce(sum(a.n) FILTER (WHERE a.arm = 'candidate' AND NOT a.shadow), 0) AS n_candidate,
 		   coalesce(sum(a.n) FILTER (WHERE a.arm = 'stable' AND NOT a.shadow), 0) AS n_baseline
-	FROM rollout.arm_summary(r.id, r.stage_started_at, 'infinity', NULL, r.stage) a) n
+	FROM rollout.arm_summary(r.id, rollout.window_start(r.stage_started_at), 'infinity', NULL, r.stage) a) n
 LEFT JOIN LATERAL (
 	SELECT jsonb_object_agg(gr.gate, jsonb_build_object('verdict', gr.verdict, 'p_value', gr.p_value,
 												  'estimate', gr.estimate, 'detail', gr.detail)) AS verdicts
