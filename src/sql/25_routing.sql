@@ -58,8 +58,10 @@ CREATE TRIGGER versions_route_invalidate
 CREATE TRIGGER labels_route_invalidate
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rollout.labels
 	FOR EACH STATEMENT EXECUTE FUNCTION rollout._route_invalidate();
+-- Only updates of what routing reads invalidate: tick()'s bookkeeping
+-- (last_eval_at, fail_streak) must not clear every backend's cache.
 CREATE TRIGGER rollouts_route_invalidate
-	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rollout.rollouts
+	AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF agent, baseline, candidate, strategy, state, stage, percent, stickiness, salt, variants, shadow_percent, write_intercept, rules, flags, judge_rate, pinning, drain, drain_until, drain_skipped, started_at, ended_at ON rollout.rollouts
 	FOR EACH STATEMENT EXECUTE FUNCTION rollout._route_invalidate();
 CREATE TRIGGER route_secret_invalidate
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rollout._route_secret

@@ -27,7 +27,7 @@ CREATE FUNCTION rollout._outcomes_invalidate() RETURNS trigger
 AS 'MODULE_PATHNAME', 'rollout_outcomes_invalidate'
 LANGUAGE C;
 REVOKE ALL ON FUNCTION rollout._outcomes_invalidate() FROM PUBLIC;
-CREATE TRIGGER rollouts_outcome_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+CREATE TRIGGER rollouts_outcome_cache AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF agent, baseline, candidate, strategy, state, stage, percent, stickiness, salt, variants, shadow_percent, write_intercept, rules, flags, judge_rate, pinning, drain, drain_until, drain_skipped, started_at, ended_at
 	ON rollout.rollouts FOR EACH STATEMENT EXECUTE FUNCTION rollout._outcomes_invalidate();
 CREATE TRIGGER quality_scales_outcome_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
 	ON rollout.quality_scales FOR EACH STATEMENT EXECUTE FUNCTION rollout._outcomes_invalidate();
