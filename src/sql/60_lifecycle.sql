@@ -429,9 +429,10 @@ BEGIN
 END
 $$;
 
+-- safety => true is a safety rollback: no drain, pinned sessions move too.
 CREATE FUNCTION rollout.rollback(agent text, reason text DEFAULT NULL,
-								 at timestamptz DEFAULT pg_catalog.now(),
-								 safety boolean DEFAULT false)
+								 safety boolean DEFAULT false,
+								 at timestamptz DEFAULT pg_catalog.now())
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER

@@ -58,7 +58,7 @@ GRANT EXECUTE ON FUNCTION
 	rollout.resume(text, text, timestamptz),
 	rollout.approve(text, text, timestamptz),
 	rollout.promote(text, boolean, text, timestamptz),
-	rollout.rollback(text, text, timestamptz, boolean),
+	rollout.rollback(text, text, boolean, timestamptz),
 	rollout.retry(text, text, timestamptz),
 	rollout.tick(timestamptz)
 	TO rollout_operator;
