@@ -55,7 +55,12 @@ extern json_t *PlanLoadJsonb(Datum jsonb_datum, PlanError *err);
 extern char *PlanDump(json_t *plan);
 extern void PlanRaiseError(PlanError *err);
 
+/* Normalizes one element of a list; NULL with *err set on a bad element. */
+typedef json_t *(*PlanElementNormalizer) (json_t *elem, const char *path, PlanError *err);
+
 /* plan_util.c: errors, paths and typed access to JSON values */
+extern json_t *PlanNormalizeEach(json_t *value, const char *path,
+								 PlanElementNormalizer normalize, PlanError *err);
 extern bool PlanFail(PlanError *err, int sqlerrcode, const char *path,
 					 const char *detail, const char *fmt,...) pg_attribute_printf(5, 6);
 extern void PlanPathKey(char *dst, const char *parent, const char *key);

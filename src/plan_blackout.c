@@ -316,27 +316,7 @@ NormalizeWindow(json_t *window, const char *path, PlanError *err)
 json_t *
 PlanNormalizeBlackouts(json_t *value, const char *path, PlanError *err)
 {
-	json_t	   *out;
-
-	if (value == NULL || json_is_null(value))
-		return json_array();
-	if (!PlanExpectArray(value, path, PLAN_MAX_LIST, err))
-		return NULL;
-	out = json_array();
-	for (size_t i = 0; i < json_array_size(value); i++)
-	{
-		char		elempath[PLAN_PATH_LEN];
-		json_t	   *window;
-
-		PlanPathIndex(elempath, path, i);
-		if ((window = NormalizeWindow(json_array_get(value, i), elempath, err)) == NULL)
-		{
-			json_decref(out);
-			return NULL;
-		}
-		json_array_append_new(out, window);
-	}
-	return out;
+	return PlanNormalizeEach(value, path, NormalizeWindow, err);
 }
 
 /* Whether the day list of a normalized recurring window holds a weekday. */

@@ -188,27 +188,7 @@ fail:
 json_t *
 PlanNormalizeRules(json_t *value, const char *path, PlanError *err)
 {
-	json_t	   *out;
-
-	if (value == NULL || json_is_null(value))
-		return json_array();
-	if (!PlanExpectArray(value, path, PLAN_MAX_LIST, err))
-		return NULL;
-	out = json_array();
-	for (size_t i = 0; i < json_array_size(value); i++)
-	{
-		char		elempath[PLAN_PATH_LEN];
-		json_t	   *rule;
-
-		PlanPathIndex(elempath, path, i);
-		if ((rule = NormalizeRule(json_array_get(value, i), elempath, err)) == NULL)
-		{
-			json_decref(out);
-			return NULL;
-		}
-		json_array_append_new(out, rule);
-	}
-	return out;
+	return PlanNormalizeEach(value, path, NormalizeRule, err);
 }
 
 /* Whether an array of objects holds one whose "name" equals name. */

@@ -494,3 +494,35 @@ PlanSetInterval(json_t *obj, const char *key, const PlanInterval *iv)
 	json_object_set_new(obj, key, json_string(iv->text));
 	json_object_set_new(obj, skey, PlanNumber(iv->seconds));
 }
+
+/*
+ * Normalizes a JSON array whose elements normalize independently: NULL or
+ * absent gives [], anything else must be an array of at most PLAN_MAX_LIST
+ * elements, each passed to normalize with its own path.
+ */
+json_t *
+PlanNormalizeEach(json_t *value, const char *path, PlanElementNormalizer normalize,
+				  PlanError *err)
+{
+	json_t	   *out;
+
+	if (value == NULL || json_is_null(value))
+		return json_array();
+	if (!PlanExpectArray(value, path, PLAN_MAX_LIST, err))
+		return NULL;
+	out = json_array();
+	for (size_t i = 0; i < json_array_size(value); i++)
+	{
+		char		elempath[PLAN_PATH_LEN];
+		json_t	   *elem;
+
+		PlanPathIndex(elempath, path, i);
+		if ((elem = normalize(json_array_get(value, i), elempath, err)) == NULL)
+		{
+			json_decref(out);
+			return NULL;
+		}
+		json_array_append_new(out, elem);
+	}
+	return out;
+}
