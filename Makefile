@@ -22,6 +22,9 @@ ROLLOUT_HEADERS = $(wildcard src/*.h)
 
 SQL_PIECES = $(sort $(wildcard src/sql/*.sql))
 DATA_built = sql_build/$(EXTENSION)--$(EXTVERSION).sql
+# Install scripts of earlier releases (kept verbatim) and the upgrade scripts
+# between releases: every schema change ships its pg_rollout--A--B.sql.
+DATA = $(sort $(wildcard upgrade/$(EXTENSION)--*.sql))
 EXTRA_CLEAN = sql_build results output_iso tmp_check tmp_check_iso log regression.diffs regression.out
 
 DEPS_PKGS = jansson gsl libxxhash
