@@ -464,36 +464,29 @@ ActionStops(const char *action)
 
 /*
  * Splits the plan's error budget: the sample-ratio check takes srm_alpha
- * (a tenth unless the plan says otherwise, PLAN_SRM_SHARE), gates with an explicit alpha that stop a rollout take
- * theirs, and the rest is shared equally by the stopping gates without one
- * (Bonferroni), so that the chance an identical candidate is ever held,
- * sent for approval or rolled back stays within the budget when every
- * test is always valid. Alert and dry-run gates get the same share.
+ * (a tenth unless the plan says otherwise, PLAN_SRM_SHARE) and the gates
+ * without an "alpha" that stop a rollout (hold, ask for approval, roll
+ * back, freeze) share the rest equally (Bonferroni), so that with
+ * always-valid tests the chance an identical candidate is ever stopped
+ * stays within the budget. Alert and dry-run gates get the same share.
+ * A gate that gives its own alpha keeps it, outside the budget: plans of
+ * 0.1.0 spelled 0.05 on every gate, and must still load.
  */
-static bool
-SplitBudget(json_t *gates, const char *path, double budget, double srm_alpha, PlanError *err)
+static void
+SplitBudget(json_t *gates, double budget, double srm_alpha)
 {
-	double		left = budget - srm_alpha;
 	int			shares = 0;
 	double		share;
 
 	for (size_t i = 0; i < json_array_size(gates); i++)
 	{
 		json_t	   *g = json_array_get(gates, i);
-		json_t	   *alpha = json_object_get(g, "alpha");
 
-		if (!ActionStops(json_string_value(json_object_get(g, "action"))))
-			continue;
-		if (json_is_null(alpha))
+		if (ActionStops(json_string_value(json_object_get(g, "action"))) &&
+			json_is_null(json_object_get(g, "alpha")))
 			shares++;
-		else
-			left -= json_number_value(alpha);
 	}
-	if (shares > 0 && left <= 0)
-		return PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, path,
-						"Gates without \"alpha\" share what the plan's \"alpha\" leaves after the sample-ratio check and the gates that give their own.",
-						"the gates' own alphas leave nothing of the plan's alpha %g", budget);
-	share = shares > 0 ? left / shares : budget - srm_alpha;
+	share = (budget - srm_alpha) / Max(shares, 1);
 	for (size_t i = 0; i < json_array_size(gates); i++)
 	{
 		json_t	   *g = json_array_get(gates, i);
@@ -501,7 +494,6 @@ SplitBudget(json_t *gates, const char *path, double budget, double srm_alpha, Pl
 		if (json_is_null(json_object_get(g, "alpha")))
 			json_object_set_new(g, "alpha", PlanNumber(share));
 	}
-	return true;
 }
 
 /*
@@ -563,8 +555,7 @@ PlanNormalizeGates(json_t *value, const char *path, double budget, double srm_al
 				 "must have at least one gate whose action is not \"dry_run\"");
 		goto fail;
 	}
-	if (!SplitBudget(out, path, budget, srm_alpha, err))
-		goto fail;
+	SplitBudget(out, budget, srm_alpha);
 	return out;
 
 fail:

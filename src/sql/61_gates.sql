@@ -382,7 +382,13 @@ BEGIN
 		v_theta_f := (1 - v_q) / greatest(v_sxb / v_nb, 0.5 / v_nb);
 		v_theta_p := (1 - v_q) / greatest(v_syb / v_nb, 0.5 / v_nb);
 	ELSE
-		-- sequential: a difference of means.
+		-- sequential: a difference of means (of 0/1 values for a rate).
+		IF v_cmp = 'rate' THEN
+			v_sc := CASE WHEN v_metric = 'success' THEN v_nc - v_sxc ELSE v_sxc END;
+			v_sb := CASE WHEN v_metric = 'success' THEN v_nb - v_sxb ELSE v_sxb END;
+			v_qc := v_sc;
+			v_qb := v_sb;
+		END IF;
 		res.value_candidate := v_sc / v_nc;
 		res.value_baseline := v_sb / v_nb;
 		res.estimate := res.value_candidate - res.value_baseline;
