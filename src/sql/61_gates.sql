@@ -316,6 +316,7 @@ DECLARE
 	v_sxc float8;
 	v_sxb float8;
 	v_syb float8;
+	v_syc float8;
 	v_sc float8;
 	v_sb float8;
 	v_qc float8;
@@ -373,14 +374,24 @@ BEGIN
 		v_theta_f := 1 + v_fail_margin / v_rate_b;
 		v_theta_p := 1 + v_margin / v_rate_b;
 	ELSIF v_test = 'event_share' THEN
-		-- The null hypothesis of each side: the candidate's quantile is at
-		-- the threshold, i.e. 1 - q of its values lie above it, against the
-		-- baseline's share above the same threshold.
+		-- Quantiles: the candidate's values above each threshold, against
+		-- 1 - q (the share above its own quantile). The event-share test
+		-- with one segment of share 1 - q, the candidate's values above as
+		-- its events and those below as the other arm's, is the always-valid
+		-- one-sample binomial test of that share: fail when more than 1 - q
+		-- lie above the fail threshold, pass when fewer than 1 - q lie above
+		-- the pass threshold.
+		v_syc := (SELECT sum(u) FROM unnest(v_yc) u);
 		res.value_candidate := v_sxc / v_nc;
 		res.value_baseline := v_sxb / v_nb;
 		res.estimate := res.value_candidate - res.value_baseline;
-		v_theta_f := (1 - v_q) / greatest(v_sxb / v_nb, 0.5 / v_nb);
-		v_theta_p := (1 - v_q) / greatest(v_syb / v_nb, 0.5 / v_nb);
+		v_xc := ARRAY[v_sxc::bigint];
+		v_xb := ARRAY[(v_nc - v_sxc)::bigint];
+		v_yc := ARRAY[v_syc::bigint];
+		v_yb := ARRAY[(v_nc - v_syc)::bigint];
+		v_share := ARRAY[1 - v_q];
+		v_theta_f := 1;
+		v_theta_p := 1;
 	ELSE
 		-- sequential: a difference of means (of 0/1 values for a rate).
 		IF v_cmp = 'rate' THEN
