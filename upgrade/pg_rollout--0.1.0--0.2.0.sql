@@ -185,6 +185,17 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION rollout._eta(p_elapsed interval, p_factor float8) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN p_factor IS NULL OR p_factor <= 0 OR p_elapsed <= interval '0' THEN ''
+				WHEN p_factor > 1000 THEN ', more than 1000 times the time so far at the current rate'
+				ELSE pg_catalog.format(', about %s%s h %s min more at the current rate',
+						CASE WHEN m >= 1440 THEN (m / 1440) || ' d ' ELSE '' END, m % 1440 / 60, m % 60) END
+	FROM (SELECT ceil(extract(epoch FROM p_elapsed) * p_factor / 60)::bigint AS m) x
+$$;
+
 CREATE OR REPLACE FUNCTION rollout._evaluate_gate_av(r rollout.rollouts, g jsonb, p_at timestamptz)
 RETURNS rollout.gate_verdict
 LANGUAGE plpgsql
@@ -335,7 +346,8 @@ BEGIN
 	ELSIF res.n_candidate < v_min THEN
 		res.verdict := 'inconclusive';
 		res.p_value := v_fail_p;
-		res.detail := pg_catalog.format('no harm shown; %s of %s candidate samples', res.n_candidate, v_min);
+		res.detail := pg_catalog.format('no harm shown; %s of %s candidate samples%s', res.n_candidate, v_min,
+			rollout._eta(res.window_to - res.window_from, (v_min - res.n_candidate)::float8 / greatest(res.n_candidate, 1)));
 	ELSIF g->>'mode' = 'guardrail' THEN
 		res.verdict := 'pass';
 		res.p_value := v_fail_p;
@@ -351,7 +363,12 @@ BEGIN
 	ELSE
 		res.verdict := 'inconclusive';
 		res.p_value := v_pass_p;
-		res.detail := 'no harm shown; non-inferiority not shown yet';
+		-- The evidence grows about linearly with the samples: at the rate
+		-- so far, it needs ln(1/pass_alpha) / ln(1/p) times the time so far.
+		res.detail := 'no harm shown; non-inferiority not shown yet' ||
+			CASE WHEN v_pass_p < exp(-0.5) THEN
+				rollout._eta(res.window_to - res.window_from, ln(v_pass_alpha) / ln(v_pass_p) - 1)
+			ELSE ' (no evidence of it yet)' END;
 	END IF;
 	IF v_test = 'event_share' AND v_cmp <> 'rate' THEN
 		res.detail := res.detail || pg_catalog.format(' (baseline %s %s)', v_cmp, round(v_base::numeric, 6));
@@ -785,6 +802,7 @@ $$;
 
 -- A fresh install revokes every function from PUBLIC once (63_status.sql).
 REVOKE ALL ON FUNCTION rollout._tally_gate(rollout.rollouts, jsonb, timestamptz),
+	rollout._eta(interval, float8),
 	rollout._evaluate_gate_av(rollout.rollouts, jsonb, timestamptz),
 	rollout._boost(rollout.rollouts, timestamptz) FROM PUBLIC;
 -- end of default gates (issue 9)

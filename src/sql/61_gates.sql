@@ -278,6 +278,19 @@ BEGIN
 END
 $$;
 
+-- ", about 2 h 10 min more at the current rate": the time a gate still
+-- needs when it has taken p_elapsed and needs p_factor times as much again.
+CREATE FUNCTION rollout._eta(p_elapsed interval, p_factor float8) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN p_factor IS NULL OR p_factor <= 0 OR p_elapsed <= interval '0' THEN ''
+				WHEN p_factor > 1000 THEN ', more than 1000 times the time so far at the current rate'
+				ELSE pg_catalog.format(', about %s%s h %s min more at the current rate',
+						CASE WHEN m >= 1440 THEN (m / 1440) || ' d ' ELSE '' END, m % 1440 / 60, m % 60) END
+	FROM (SELECT ceil(extract(epoch FROM p_elapsed) * p_factor / 60)::bigint AS m) x
+$$;
+
 -- Evaluates an always-valid gate (test event_share or sequential) over the
 -- whole canary so far (every stage from 1 on, from rollout.gate_tallies),
 -- so that looking at every evaluation keeps the chance of failing an
@@ -437,7 +450,8 @@ BEGIN
 	ELSIF res.n_candidate < v_min THEN
 		res.verdict := 'inconclusive';
 		res.p_value := v_fail_p;
-		res.detail := pg_catalog.format('no harm shown; %s of %s candidate samples', res.n_candidate, v_min);
+		res.detail := pg_catalog.format('no harm shown; %s of %s candidate samples%s', res.n_candidate, v_min,
+			rollout._eta(res.window_to - res.window_from, (v_min - res.n_candidate)::float8 / greatest(res.n_candidate, 1)));
 	ELSIF g->>'mode' = 'guardrail' THEN
 		res.verdict := 'pass';
 		res.p_value := v_fail_p;
@@ -453,7 +467,12 @@ BEGIN
 	ELSE
 		res.verdict := 'inconclusive';
 		res.p_value := v_pass_p;
-		res.detail := 'no harm shown; non-inferiority not shown yet';
+		-- The evidence grows about linearly with the samples: at the rate
+		-- so far, it needs ln(1/pass_alpha) / ln(1/p) times the time so far.
+		res.detail := 'no harm shown; non-inferiority not shown yet' ||
+			CASE WHEN v_pass_p < exp(-0.5) THEN
+				rollout._eta(res.window_to - res.window_from, ln(v_pass_alpha) / ln(v_pass_p) - 1)
+			ELSE ' (no evidence of it yet)' END;
 	END IF;
 	IF v_test = 'event_share' AND v_cmp <> 'rate' THEN
 		res.detail := res.detail || pg_catalog.format(' (baseline %s %s)', v_cmp, round(v_base::numeric, 6));
