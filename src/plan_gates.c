@@ -321,8 +321,22 @@ NormalizeGate(json_t *gate, const char *path, PlanError *err)
 	if (!is_rate && allowed_tests != mean_tests &&
 		strcmp(metric, "latency_ms") != 0 && strcmp(metric, "cost") != 0)
 		allowed_tests++;
+	/* the windows keep no sum of squares of feedback: its mean is a limit */
+	if (allowed_tests == mean_tests && strcmp(metric, "feedback") == 0)
+		allowed_tests += 2;
 	if (!GetWord(gate, "test", path, tests, allowed_tests[0], "test", &test, err))
 		return NULL;
+	/* the windows keep no sum of squares of feedback */
+	if (strcmp(metric, "feedback") == 0 &&
+		(strcmp(test, "sequential") == 0 || strcmp(test, "welch") == 0))
+	{
+		PlanPathKey(keypath, path, "test");
+		PlanFail(err, ERRCODE_FEATURE_NOT_SUPPORTED, keypath,
+				 "The outcome windows keep the count and sum of feedback, not its variance; compare it with \"hard_limit\".",
+				 "test \"%s\" cannot compare feedback", test);
+		return NULL;
+	}
+
 	if (PlanLookupWord(test, allowed_tests) < 0)
 	{
 		char		list[PLAN_TEXT_LEN];
@@ -381,7 +395,7 @@ NormalizeGate(json_t *gate, const char *path, PlanError *err)
 	{
 		PlanPathKey(keypath, path, "prove_at_percent");
 		PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, keypath,
-				 "Below this candidate share the gate passes when no harm is shown; from it on, non-inferiority must be shown.",
+				 "Below this candidate share the gate passes when no harm is shown; from it on, and at the last step before 100%, non-inferiority must be shown.",
 				 "must be between 0 and 100, got %g", prove_at);
 		goto fail;
 	}

@@ -111,6 +111,23 @@ BEGIN
 			x_candidate = x.x_candidate + t.xc, x_baseline = x.x_baseline + t.xb,
 			y_candidate = x.y_candidate + t.xc, y_baseline = x.y_baseline + t.xb
 			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+	ELSIF v_cmp = 'mean' AND v_metric LIKE 'metrics.%' THEN
+		-- A custom metric: its per-window {"n", "sum", "sumsq"} in metrics.
+		SELECT coalesce(sum((w.metrics->substr(v_metric, 9)->>'n')::bigint) FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'n')::bigint) FILTER (WHERE w.arm = 'stable'), 0) AS nb,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sum')::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS sc,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sum')::float8) FILTER (WHERE w.arm = 'stable'), 0) AS sb,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sumsq')::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS qc,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sumsq')::float8) FILTER (WHERE w.arm = 'stable'), 0) AS qb
+			INTO t
+			FROM rollout.outcome_windows w
+			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+			  AND w.window_start >= v_from AND w.window_start < v_to;
+		UPDATE rollout.gate_tallies x SET counted_to = v_to,
+			n_candidate = x.n_candidate + t.nc, n_baseline = x.n_baseline + t.nb,
+			sum_candidate = x.sum_candidate + t.sc, sum_baseline = x.sum_baseline + t.sb,
+			sumsq_candidate = x.sumsq_candidate + t.qc, sumsq_baseline = x.sumsq_baseline + t.qb
+			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
 	ELSIF v_cmp = 'mean' THEN
 		SELECT coalesce(sum(CASE v_metric WHEN 'quality' THEN w.n_quality WHEN 'latency_ms' THEN w.n_latency
 							 WHEN 'cost' THEN w.n_cost WHEN 'success' THEN w.n_success_known ELSE w.n END)
@@ -242,10 +259,11 @@ DECLARE
 	t record;
 BEGIN
 	IF v_cmp = 'rate' AND v_metric NOT IN ('success', 'error', 'safety')
-	   OR v_cmp = 'mean' AND v_metric NOT IN ('quality', 'latency_ms', 'cost', 'success', 'error', 'safety') THEN
+	   OR v_cmp = 'mean' AND v_metric NOT IN ('quality', 'latency_ms', 'cost', 'success', 'error', 'safety')
+		  AND v_metric NOT LIKE 'metrics.%' THEN
 		RAISE EXCEPTION 'metric "%" is not supported by the % test', v_metric, v_test
 			USING ERRCODE = 'feature_not_supported',
-				  DETAIL = 'Always-valid tests read the built-in metrics: success, error, safety (rates); quality, latency_ms, cost (means); latency_ms, cost (quantiles).';
+				  DETAIL = 'Always-valid tests read success, error, safety (rates); quality, latency_ms, cost and custom metrics (means); latency_ms, cost (quantiles).';
 	END IF;
 	PERFORM rollout._tally_gate(r, g, p_at);
 	SELECT array_agg(x.x_candidate ORDER BY x.stage), array_agg(x.x_baseline ORDER BY x.stage),
@@ -352,7 +370,8 @@ BEGIN
 		res.verdict := 'pass';
 		res.p_value := v_fail_p;
 		res.detail := 'no harm shown (guardrail)';
-	ELSIF r.percent < v_prove_at THEN
+	ELSIF r.percent < v_prove_at AND coalesce((r.plan->'steps'->r.stage->>'percent')::numeric, 100) < 100 THEN
+		-- Below prove_at_percent, and not the last step before 100%.
 		res.verdict := 'pass';
 		res.p_value := v_fail_p;
 		res.detail := pg_catalog.format('no harm shown; non-inferiority must be shown from %s%% on', v_prove_at);
