@@ -56,6 +56,71 @@ REVOKE ALL ON rollout.gate_tallies FROM PUBLIC;
 
 GRANT SELECT ON rollout.gate_tallies TO rollout_reader, rollout_operator, rollout_admin;
 
+CREATE OR REPLACE FUNCTION rollout._arm_stat(s record, p_metric text, p_comparison text, p_custom text,
+								  OUT n bigint, OUT value float8, OUT sd float8, OUT x bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_n bigint;
+	v_sum float8;
+	v_sumsq float8;
+BEGIN
+	IF p_comparison = 'rate' THEN
+		CASE p_metric
+			WHEN 'success' THEN x := s.n_success; n := s.n_success_known;
+			WHEN 'error' THEN x := s.n_error; n := s.n;
+			WHEN 'safety' THEN x := s.n_safety; n := s.n;
+			ELSE RAISE EXCEPTION 'metric "%" has no rate', p_metric
+				USING ERRCODE = 'invalid_parameter_value';
+		END CASE;
+		value := CASE WHEN n > 0 THEN x::float8 / n END;
+		sd := CASE WHEN n > 0 THEN sqrt(value * (1 - value)) END;
+		RETURN;
+	END IF;
+	IF p_comparison IN ('median', 'p95', 'p99') THEN
+		CASE p_metric
+			WHEN 'latency_ms' THEN
+				n := s.n_latency;
+				value := rollout.ddsketch_quantile(s.latency_sketch,
+					CASE p_comparison WHEN 'median' THEN 0.5 WHEN 'p95' THEN 0.95 ELSE 0.99 END);
+			WHEN 'cost' THEN
+				n := s.n_cost;
+				value := rollout.ddsketch_quantile(s.cost_sketch,
+					CASE p_comparison WHEN 'median' THEN 0.5 WHEN 'p95' THEN 0.95 ELSE 0.99 END);
+			ELSE
+				-- Quantiles of other metrics come from their raw values (see caller).
+				n := NULL;
+		END CASE;
+		RETURN;
+	END IF;
+	-- mean
+	CASE p_metric
+		WHEN 'quality' THEN v_n := s.n_quality; v_sum := s.sum_quality; v_sumsq := s.sumsq_quality;
+		WHEN 'latency_ms' THEN v_n := s.n_latency; v_sum := s.sum_latency; v_sumsq := s.sumsq_latency;
+		WHEN 'cost' THEN v_n := s.n_cost; v_sum := s.sum_cost; v_sumsq := s.sumsq_cost;
+		WHEN 'success' THEN v_n := s.n_success_known; v_sum := s.n_success; v_sumsq := s.n_success;
+		WHEN 'error' THEN v_n := s.n; v_sum := s.n_error; v_sumsq := s.n_error;
+		WHEN 'safety' THEN v_n := s.n; v_sum := s.n_safety; v_sumsq := s.n_safety;
+		WHEN 'feedback' THEN v_n := s.n_feedback; v_sum := s.sum_feedback; v_sumsq := NULL;
+		ELSE
+			IF p_custom IS NOT NULL THEN
+				v_n := s.metric_n; v_sum := s.metric_sum; v_sumsq := s.metric_sumsq;
+			ELSE
+				RAISE EXCEPTION 'metric "%" has no mean with a variance in the aggregates', p_metric
+					USING ERRCODE = 'feature_not_supported';
+			END IF;
+	END CASE;
+	n := coalesce(v_n, 0);
+	IF n > 0 THEN
+		value := v_sum / n;
+	END IF;
+	IF n > 1 THEN
+		sd := sqrt(greatest((v_sumsq - v_sum * v_sum / n) / (n - 1), 0));
+	END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION rollout._tally_gate(r rollout.rollouts, g jsonb, p_at timestamptz)
 RETURNS void
 LANGUAGE plpgsql
