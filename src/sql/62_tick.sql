@@ -12,13 +12,18 @@ CREATE TABLE rollout.baselines (
 	PRIMARY KEY (agent, version, refreshed_at)
 );
 
--- Records one verdict and returns its row id.
+-- Records one verdict and returns its row id. PL/pgSQL keeps the plan; an
+-- SQL function with SET is planned at every call, six times a tick per
+-- rollout.
 CREATE FUNCTION rollout._store_verdict(r rollout.rollouts, g jsonb, v rollout.gate_verdict,
 									   p_at timestamptz, p_acted boolean)
 RETURNS bigint
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_id bigint;
+BEGIN
 	INSERT INTO rollout.gate_results (rollout_id, stage, at, gate, metric, comparison, test, verdict,
 		statistic, p_value, estimate, ci_low, ci_high, n_candidate, n_baseline,
 		value_candidate, value_baseline, threshold, window_from, window_to, action, acted, detail)
@@ -27,9 +32,13 @@ AS $$
 		v.value_candidate, v.value_baseline,
 		jsonb_build_object('margin', g->'margin', 'ratio', g->'ratio', 'alpha', g->'alpha',
 						   'min_samples', g->'min_samples', 'window', g->'window',
-						   'mode', g->'mode', 'higher_is_better', g->'higher_is_better'),
+						   'mode', g->'mode', 'higher_is_better', g->'higher_is_better',
+						   'fail_margin', g->'fail_margin', 'fail_ratio', g->'fail_ratio',
+						   'pass_alpha', g->'pass_alpha', 'prove_at_percent', g->'prove_at_percent'),
 		v.window_from, v.window_to, g->>'action', p_acted, v.detail)
-	RETURNING id;
+	RETURNING id INTO v_id;
+	RETURN v_id;
+END
 $$;
 
 -- Sets a locked rollout to a holding-type state with a reason, once.
@@ -195,7 +204,12 @@ BEGIN
 	FOR g IN SELECT * FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) LOOP
 		v_name := g->>'name';
 		v_act := g->>'action';
-		v := rollout._evaluate_gate(r, g, p_at);
+		-- Always-valid tests directly: _evaluate_gate would only pass them on.
+		IF g->>'test' IN ('event_share', 'sequential') THEN
+			v := rollout._evaluate_gate_av(r, g, p_at);
+		ELSE
+			v := rollout._evaluate_gate(r, g, p_at);
+		END IF;
 		v_verdicts := v_verdicts || jsonb_build_object(v_name, v.verdict);
 		IF v_act = 'dry_run' THEN
 			PERFORM rollout._store_verdict(r, g, v, p_at, false);
