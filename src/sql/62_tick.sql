@@ -143,8 +143,10 @@ BEGIN
 	END IF;
 	SELECT * INTO t FROM rollout.event_share_test(v_c, v_b, v_share, 1, 'two-sided');
 	IF t.p_value < v_alpha THEN
-		RETURN pg_catalog.format('sample ratio mismatch: %s candidate / %s stable outcomes at %s%% (always-valid p = %s)',
-								 v_c[cardinality(v_c)], v_b[cardinality(v_b)], r.percent, to_char(t.p_value, '9.9EEEE'));
+		-- The reason stays the same while the mismatch lasts, so the hold
+		-- is recorded once.
+		RETURN pg_catalog.format('sample ratio mismatch: the candidate''s share of outcomes is not the %s%% routed to it (always-valid test at %s)',
+								 r.percent, v_alpha);
 	END IF;
 	RETURN NULL;
 END
@@ -215,13 +217,21 @@ BEGIN
 			PERFORM rollout._store_verdict(r, g, v, p_at, false);
 			CONTINUE;
 		END IF;
-		IF v.verdict <> 'pass' THEN
+		-- An alert gate tells people; it does not stop the rollout.
+		IF v.verdict <> 'pass' AND v_act <> 'alert' THEN
 			v_all_pass := false;
 			v_blocking := v_blocking || pg_catalog.format('%s %s', v_name, v.verdict);
 		END IF;
+		-- Alerts go out when a gate starts failing, not at every evaluation
+		-- while it fails (fail_streak remembers "alert:<gate>").
+		IF v.verdict <> 'fail' AND v_streak ? ('alert:' || v_name) THEN
+			v_streak := v_streak - ('alert:' || v_name);
+		END IF;
 		IF v.verdict = 'fail' THEN
-			IF coalesce((g->>'alert')::boolean, false) OR v_act = 'alert' THEN
+			IF (coalesce((g->>'alert')::boolean, false) OR v_act = 'alert')
+			   AND NOT v_streak ? ('alert:' || v_name) THEN
 				v_alerts := v_alerts || v_name;
+				v_streak := v_streak || jsonb_build_object('alert:' || v_name, p_at);
 			END IF;
 			CASE v_act
 				WHEN 'rollback_now' THEN
@@ -266,7 +276,8 @@ BEGIN
 
 	IF cardinality(v_alerts) > 0 THEN
 		PERFORM rollout._log_event(r.agent, r.id, 'alert', NULL,
-			jsonb_build_object('gates', to_jsonb(v_alerts)), 'gate failed', p_at);
+			jsonb_build_object('gates', to_jsonb(v_alerts)),
+			'gates started failing: ' || array_to_string(v_alerts, ', '), p_at);
 		PERFORM rollout._notify_change(r.id, r.agent, 'alert', r.state, r.stage, r.percent, p_at,
 									   'gates failed: ' || array_to_string(v_alerts, ', '));
 	END IF;
