@@ -133,3 +133,17 @@ SELECT action FROM rollout.tick('2026-05-06 08:10+00');
 SELECT gate, verdict, detail FROM rollout.gate_results
   WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts) ORDER BY id;
 SELECT rollout.rollback('gate-bot', 'test over', at => '2026-05-06 08:15+00');
+
+-- An alert gate alerts when it starts failing (again at each new stage, as
+-- the share grows), not at every evaluation, and does not stop the rollout:
+-- the error spike below alerts, and the rollout still advances.
+TRUNCATE log;
+SELECT rollout.start('gate-bot', 3, '{"steps": [{"percent": 10, "bake": "30 minutes"}, {"percent": 50, "bake": "30 minutes"}, {"percent": 100}],
+  "gates": [{"metric": "quality", "margin": 0.1, "min_samples": 50},
+            {"name": "errors", "metric": "error", "margin": 0, "action": "alert"}]}',
+                     at => '2026-05-07 08:00+00') > 0 AS started;
+CALL pg_temp.traffic('gate-bot', '2026-05-07 08:00+00', 12, 4);
+SELECT at, action, detail FROM log ORDER BY at, action;
+SELECT action, reason FROM rollout.events
+  WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts) AND action IN ('alert', 'advance', 'hold') ORDER BY id;
+SELECT rollout.rollback('gate-bot', 'test over', at => '2026-05-07 09:05+00');

@@ -223,7 +223,8 @@ BEGIN
 			v_blocking := v_blocking || pg_catalog.format('%s %s', v_name, v.verdict);
 		END IF;
 		-- Alerts go out when a gate starts failing, not at every evaluation
-		-- while it fails (fail_streak remembers "alert:<gate>").
+		-- while it fails (fail_streak remembers "alert:<gate>"; a new stage
+		-- starts a new streak, so a gate still failing alerts again there).
 		IF v.verdict <> 'fail' AND v_streak ? ('alert:' || v_name) THEN
 			v_streak := v_streak - ('alert:' || v_name);
 		END IF;
