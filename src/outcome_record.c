@@ -34,6 +34,13 @@ PG_FUNCTION_INFO_V1(rollout_outcome_resolve);
 #define RECORD_NPARAMS 18
 
 static SPIPlanPtr InsertPlan = NULL;
+static SPIPlanPtr ServicePlan = NULL;
+
+/*
+ * rollout.clock_tolerance: how far, in seconds, an outcome's `at` may lie
+ * ahead of the server clock; -1 turns the check off (simulated clocks).
+ */
+int			RolloutClockTolerance = 3600;
 
 /* "batch row N: " for batch rows (row > 0), "" for a single record. */
 const char *
@@ -144,7 +151,44 @@ OutcomeTime(FunctionCallInfo fcinfo, int n, int row)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%sargument \"at\" must be a finite time", OutcomeRowPrefix(row))));
+	if (RolloutClockTolerance >= 0 &&
+		at > GetCurrentTimestamp() + (int64) RolloutClockTolerance * USECS_PER_SEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%sargument \"at\" is too far in the future", OutcomeRowPrefix(row)),
+				 errdetail("It is %s; outcomes may lie at most %d seconds ahead of the server clock (rollout.clock_tolerance).",
+						   timestamptz_to_str(at), RolloutClockTolerance)));
 	return at;
+}
+
+/*
+ * Raises insufficient_privilege unless the caller may write outcomes for
+ * the agent (rollout._require_service). Needs an SPI connection.
+ */
+static void
+OutcomeRequireService(Datum agent)
+{
+	Oid			types[1] = {TEXTOID};
+	int			rc;
+
+	if (ServicePlan == NULL)
+	{
+		SPIPlanPtr	plan;
+
+		/* A 0.1.0 schema (before ALTER EXTENSION UPDATE) has no service roles. */
+		if (!OidIsValid(DatumGetObjectId(DirectFunctionCall1(to_regprocedure,
+															 CStringGetTextDatum("rollout._require_service(text)")))))
+			return;
+		plan = SPI_prepare("SELECT rollout._require_service($1)", 1, types);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "pg_rollout: could not prepare the service role check: %s",
+				 SPI_result_code_string(SPI_result));
+		ServicePlan = plan;
+	}
+	rc = SPI_execute_plan(ServicePlan, &agent, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "pg_rollout: service role check failed: %s", SPI_result_code_string(rc));
 }
 
 /*
@@ -180,6 +224,7 @@ rollout_record(PG_FUNCTION_ARGS)
 	}
 
 	SPI_connect();
+	OutcomeRequireService(PG_GETARG_DATUM(0));
 	OutcomeResolve(agent, version, at, 0, &ctx);
 	if (!PG_ARGISNULL(4))
 		OutcomeCheckQuality(agent, PG_GETARG_FLOAT8(4), &ctx, 0);

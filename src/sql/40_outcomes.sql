@@ -127,7 +127,10 @@ CREATE TABLE rollout.outcomes (
 	error		boolean NOT NULL DEFAULT false,
 	safety_flag	boolean NOT NULL DEFAULT false,
 	feedback	smallint,
-	metrics		jsonb NOT NULL DEFAULT '{}'
+	metrics		jsonb NOT NULL DEFAULT '{}',
+	-- The login that wrote the outcome (session_user of record(), the batch
+	-- or the COPY into rollout.outcome_staging).
+	author		text NOT NULL DEFAULT session_user
 ) PARTITION BY RANGE (at);
 CREATE TABLE rollout.outcomes_default PARTITION OF rollout.outcomes DEFAULT;
 CREATE INDEX outcomes_arm_at_idx ON rollout.outcomes (rollout_id, arm, at);
@@ -170,7 +173,9 @@ CREATE TABLE rollout.outcome_staging (
 	feedback	smallint,
 	metrics		jsonb NOT NULL DEFAULT '{}',
 	shadow		boolean NOT NULL DEFAULT false,
-	at			timestamptz NOT NULL DEFAULT pg_catalog.now()
+	at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	-- Set by a trigger to the login that staged the row.
+	author		text NOT NULL DEFAULT session_user
 );
 
 ------------------------------------------------------------------------------
@@ -327,6 +332,7 @@ BEGIN
 		RAISE EXCEPTION 'argument "versions" must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	PERFORM rollout._require_service(agent);
 	PERFORM rollout._check_batch_length(cardinality(units), n, 'units'),
 			rollout._check_batch_length(cardinality(successes), n, 'successes'),
 			rollout._check_batch_length(cardinality(qualities), n, 'qualities'),
@@ -370,10 +376,10 @@ BEGIN
 	ins AS (
 		INSERT INTO rollout.outcomes (txid, at, agent, version, rollout_id, stage, arm, in_arm,
 									  shadow, unit, success, quality, latency_ms, cost, error,
-									  safety_flag, feedback, metrics)
+									  safety_flag, feedback, metrics, author)
 		SELECT pg_catalog.txid_current(), c.at, o.agent, o.version, c.rollout_id, c.stage,
 			   c.arm, c.in_arm, o.shadow, o.unit, o.success, o.quality, o.latency_ms, o.cost,
-			   o.error, o.safety_flag, o.feedback, o.metrics
+			   o.error, o.safety_flag, o.feedback, o.metrics, o.author
 		FROM o CROSS JOIN LATERAL rollout._outcome_resolve(o.agent, o.version, o.quality,
 														   o.latency_ms, o.cost, o.metrics,
 														   o.at, o.pos::integer) c
@@ -447,6 +453,7 @@ BEGIN
 			USING ERRCODE = 'numeric_value_out_of_range',
 				  DETAIL = pg_catalog.format('The value given was %s.', sim);
 	END IF;
+	PERFORM rollout._require_service(agent);
 	-- Validates agent, both versions and time; the rollout comes from production's.
 	PERFORM rollout._outcome_resolve(agent, shadow_version, NULL, NULL, NULL, NULL, at, 0);
 	SELECT * INTO ctx FROM rollout._outcome_resolve(agent, production_version, NULL, NULL, NULL,
@@ -626,6 +633,26 @@ BEGIN
 END
 $$;
 
+-- How far ahead of the server clock a caller's `at` may lie
+-- (rollout.clock_tolerance, seconds); NULL when the check is off (-1).
+CREATE FUNCTION rollout._clock_tolerance() RETURNS interval
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v text := pg_catalog.current_setting('rollout.clock_tolerance', true);
+BEGIN
+	IF v IS NULL OR v = '' THEN
+		RETURN interval '1 hour';
+	ELSIF v ~ '^-' THEN
+		RETURN NULL;
+	ELSIF v ~ '^[0-9]+$' THEN
+		RETURN pg_catalog.make_interval(secs => v::float8);
+	END IF;
+	RETURN v::interval;
+END
+$$;
+
 -- Creates the partitions of the coming days, folds what is pending, drops
 -- partitions past rollout.outcome_settings.retention and deletes window
 -- aggregates past aggregate_retention. Returns what it did. The worker's
@@ -642,7 +669,19 @@ DECLARE
 	parent text;
 	p record;
 	n bigint;
+	v_tolerance interval := rollout._clock_tolerance();
+	v_done jsonb := '[]';
 BEGIN
+	IF at IS NULL OR NOT pg_catalog.isfinite(at) THEN
+		RAISE EXCEPTION 'argument "at" must be a finite time'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF v_tolerance IS NOT NULL AND at > pg_catalog.now() + v_tolerance THEN
+		RAISE EXCEPTION 'argument "at" is too far in the future'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('It is %s; maintenance may run at most %s ahead of the server clock (rollout.clock_tolerance), so that retention cannot drop outcomes that are still young.',
+											 at, v_tolerance);
+	END IF;
 	SELECT * INTO s FROM rollout.outcome_settings;
 	cutoff := at - s.retention;
 	PERFORM rollout.refresh_aggregates(at);
@@ -662,9 +701,11 @@ BEGIN
 			  AND (to_date(right(c.relname, 8), 'YYYYMMDD') + 1)::timestamp AT TIME ZONE 'UTC' <= cutoff
 			ORDER BY c.relname
 		LOOP
+			EXECUTE format('SELECT count(*) FROM rollout.%I', p.relname) INTO n;
 			EXECUTE format('DROP TABLE rollout.%I', p.relname);
 			action := 'drop partition';
 			object := 'rollout.' || p.relname;
+			v_done := v_done || jsonb_build_object('action', action, 'object', object, 'rows', n);
 			RETURN NEXT;
 		END LOOP;
 		EXECUTE format('DELETE FROM rollout.%I WHERE at < $1', parent || '_default') USING cutoff;
@@ -672,6 +713,7 @@ BEGIN
 		IF n > 0 THEN
 			action := 'delete expired rows';
 			object := format('rollout.%s_default (%s rows)', parent, n);
+			v_done := v_done || jsonb_build_object('action', action, 'object', 'rollout.' || parent || '_default', 'rows', n);
 			RETURN NEXT;
 		END IF;
 	END LOOP;
@@ -681,7 +723,14 @@ BEGIN
 	IF n > 0 THEN
 		action := 'delete expired windows';
 		object := format('rollout.outcome_windows (%s rows)', n);
+		v_done := v_done || jsonb_build_object('action', action, 'object', 'rollout.outcome_windows', 'rows', n);
 		RETURN NEXT;
+	END IF;
+	-- What was destroyed is evidence too: one event names it.
+	IF jsonb_array_length(v_done) > 0 THEN
+		PERFORM rollout._log_event(NULL, NULL, 'maintain_outcomes', NULL,
+								   jsonb_build_object('at', at, 'cutoff', cutoff, 'dropped', v_done),
+								   NULL);
 	END IF;
 END
 $$;
