@@ -207,15 +207,18 @@ INSERT INTO public.seen SELECT 'reader', * FROM public.rollout_objects;
 \c - rr_nobody
 INSERT INTO public.seen SELECT 'none', * FROM public.rollout_objects;
 \c - postgres
-SELECT kind, object,
-	   max(allowed) FILTER (WHERE login = 'admin') AS admin,
-	   max(allowed) FILTER (WHERE login = 'operator') AS operator,
-	   max(allowed) FILTER (WHERE login = 'service') AS service,
-	   max(allowed) FILTER (WHERE login = 'reader') AS reader,
-	   max(allowed) FILTER (WHERE login = 'none') AS "none"
+\pset format unaligned
+SELECT pg_catalog.format('%-9s %-5s %-5s %-5s %-5s %-5s %s', kind,
+		max(allowed) FILTER (WHERE login = 'admin'),
+		max(allowed) FILTER (WHERE login = 'operator'),
+		max(allowed) FILTER (WHERE login = 'service'),
+		max(allowed) FILTER (WHERE login = 'reader'),
+		max(allowed) FILTER (WHERE login = 'none'),
+		object) AS "kind      admin oper. serv. read. none  object"
 FROM public.seen
 GROUP BY kind, object
 ORDER BY kind, object COLLATE "C";
+\pset format aligned
 
 DROP EXTENSION pg_rollout CASCADE;
 DROP OWNED BY rr_admin, rr_operator, rr_operator2, rr_service, rr_service2, rr_reader, rr_nobody;
