@@ -22,6 +22,8 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -176,8 +178,9 @@ OutcomeRequireService(Datum agent)
 		SPIPlanPtr	plan;
 
 		/* A 0.1.0 schema (before ALTER EXTENSION UPDATE) has no service roles. */
-		if (!OidIsValid(DatumGetObjectId(DirectFunctionCall1(to_regprocedure,
-															 CStringGetTextDatum("rollout._require_service(text)")))))
+		if (!OidIsValid(LookupFuncName(list_make2(makeString("rollout"),
+												  makeString("_require_service")),
+									   1, types, true)))
 			return;
 		plan = SPI_prepare("SELECT rollout._require_service($1)", 1, types);
 

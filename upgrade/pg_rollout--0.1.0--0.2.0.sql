@@ -142,6 +142,77 @@ ALTER TABLE rollout.outcomes ALTER COLUMN author SET DEFAULT session_user;
 ALTER TABLE rollout.outcome_staging ADD COLUMN author text NOT NULL DEFAULT '(before 0.2.0)';
 ALTER TABLE rollout.outcome_staging ALTER COLUMN author SET DEFAULT session_user;
 
+-- Indexes move from the partitioned parents to each partition, so that
+-- pg_dump can restore daily partitions (src/sql/40_outcomes.sql). This
+-- rebuilds them: on a large outcome store the upgrade takes a while.
+DROP INDEX rollout.outcomes_arm_at_idx, rollout.outcomes_txid_idx,
+	rollout.shadow_pairs_rollout_at_idx, rollout.shadow_pairs_txid_idx;
+CREATE INDEX outcomes_arm_at_idx ON rollout.outcomes_default (rollout_id, arm, at);
+CREATE INDEX outcomes_txid_idx ON rollout.outcomes_default USING brin (txid);
+CREATE INDEX shadow_pairs_rollout_at_idx ON rollout.shadow_pairs_default (rollout_id, at);
+CREATE INDEX shadow_pairs_txid_idx ON rollout.shadow_pairs_default USING brin (txid);
+DO $indexes$
+DECLARE
+	p record;
+	idx record;
+BEGIN
+	FOR p IN
+		SELECT c.relname, parent.relname AS parent
+		FROM pg_catalog.pg_inherits i
+		JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+		JOIN pg_catalog.pg_class parent ON parent.oid = i.inhparent
+		WHERE parent.oid IN ('rollout.outcomes'::regclass, 'rollout.shadow_pairs'::regclass)
+		  AND c.relname NOT LIKE '%\_default'
+	LOOP
+		FOR idx IN
+			SELECT pg_catalog.pg_get_indexdef(x.indexrelid) AS def
+			FROM pg_catalog.pg_index x
+			WHERE x.indrelid = ('rollout.' || p.parent || '_default')::regclass
+			ORDER BY x.indexrelid
+		LOOP
+			EXECUTE pg_catalog.regexp_replace(idx.def, '^CREATE (UNIQUE )?INDEX \S+ ON \S+ ',
+				pg_catalog.format('CREATE \1INDEX ON rollout.%I ', p.relname));
+		END LOOP;
+	END LOOP;
+END
+$indexes$;
+
+-- Creates the daily partition [day, day + 1) of rollout.<parent> unless it
+-- exists, with the indexes of the default partition, moving rows of that
+-- day out of the default partition first.
+CREATE OR REPLACE FUNCTION rollout._ensure_partition(parent text, day date) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	part text := parent || '_p' || to_char(day, 'YYYYMMDD');
+	lo timestamptz := (day::timestamp AT TIME ZONE 'UTC');
+	hi timestamptz := ((day + 1)::timestamp AT TIME ZONE 'UTC');
+	idx record;
+BEGIN
+	IF to_regclass('rollout.' || part) IS NOT NULL THEN
+		RETURN false;
+	END IF;
+	EXECUTE format('CREATE TABLE rollout.%I (LIKE rollout.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+				   part, parent);
+	FOR idx IN
+		SELECT pg_get_indexdef(i.indexrelid) AS def
+		FROM pg_index i
+		WHERE i.indrelid = ('rollout.' || parent || '_default')::regclass
+		ORDER BY i.indexrelid
+	LOOP
+		EXECUTE regexp_replace(idx.def, '^CREATE (UNIQUE )?INDEX \S+ ON \S+ ',
+							   format('CREATE \1INDEX ON rollout.%I ', part));
+	END LOOP;
+	EXECUTE format('WITH m AS (DELETE FROM rollout.%I WHERE at >= $1 AND at < $2 RETURNING *)'
+				   ' INSERT INTO rollout.%I SELECT * FROM m', parent || '_default', part)
+		USING lo, hi;
+	EXECUTE format('ALTER TABLE rollout.%I ATTACH PARTITION rollout.%I FOR VALUES FROM (%L) TO (%L)',
+				   parent, part, lo, hi);
+	RETURN true;
+END
+$$;
+
 -- A batch of one agent's outcomes as parallel arrays; all rows or none.
 CREATE OR REPLACE FUNCTION rollout.record_batch(agent text, versions integer[], units text[] DEFAULT NULL,
 									 successes boolean[] DEFAULT NULL, qualities float8[] DEFAULT NULL,

@@ -133,8 +133,12 @@ CREATE TABLE rollout.outcomes (
 	author		text NOT NULL DEFAULT session_user
 ) PARTITION BY RANGE (at);
 CREATE TABLE rollout.outcomes_default PARTITION OF rollout.outcomes DEFAULT;
-CREATE INDEX outcomes_arm_at_idx ON rollout.outcomes (rollout_id, arm, at);
-CREATE INDEX outcomes_txid_idx ON rollout.outcomes USING brin (txid);
+-- Indexes are per partition, not on the parent: a daily partition is not
+-- part of the extension, and pg_dump restores its indexes itself, which
+-- would collide with those ATTACH PARTITION creates from a parent's index.
+-- _ensure_partition() copies the default partition's indexes.
+CREATE INDEX outcomes_arm_at_idx ON rollout.outcomes_default (rollout_id, arm, at);
+CREATE INDEX outcomes_txid_idx ON rollout.outcomes_default USING brin (txid);
 
 CREATE TABLE rollout.shadow_pairs (
 	id					bigserial,
@@ -154,8 +158,8 @@ CREATE TABLE rollout.shadow_pairs (
 	shadow_cost			float8
 ) PARTITION BY RANGE (at);
 CREATE TABLE rollout.shadow_pairs_default PARTITION OF rollout.shadow_pairs DEFAULT;
-CREATE INDEX shadow_pairs_rollout_at_idx ON rollout.shadow_pairs (rollout_id, at);
-CREATE INDEX shadow_pairs_txid_idx ON rollout.shadow_pairs USING brin (txid);
+CREATE INDEX shadow_pairs_rollout_at_idx ON rollout.shadow_pairs_default (rollout_id, at);
+CREATE INDEX shadow_pairs_txid_idx ON rollout.shadow_pairs_default USING brin (txid);
 
 -- Staging table for COPY: services copy rows in, drain_outcome_staging()
 -- moves them into rollout.outcomes in one statement.
@@ -609,7 +613,8 @@ $$;
 -- Partitions and retention
 
 -- Creates the daily partition [day, day + 1) of rollout.<parent> unless it
--- exists, moving rows of that day out of the default partition first.
+-- exists, with the indexes of the default partition, moving rows of that
+-- day out of the default partition first.
 CREATE FUNCTION rollout._ensure_partition(parent text, day date) RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -618,12 +623,22 @@ DECLARE
 	part text := parent || '_p' || to_char(day, 'YYYYMMDD');
 	lo timestamptz := (day::timestamp AT TIME ZONE 'UTC');
 	hi timestamptz := ((day + 1)::timestamp AT TIME ZONE 'UTC');
+	idx record;
 BEGIN
 	IF to_regclass('rollout.' || part) IS NOT NULL THEN
 		RETURN false;
 	END IF;
 	EXECUTE format('CREATE TABLE rollout.%I (LIKE rollout.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
 				   part, parent);
+	FOR idx IN
+		SELECT pg_get_indexdef(i.indexrelid) AS def
+		FROM pg_index i
+		WHERE i.indrelid = ('rollout.' || parent || '_default')::regclass
+		ORDER BY i.indexrelid
+	LOOP
+		EXECUTE regexp_replace(idx.def, '^CREATE (UNIQUE )?INDEX \S+ ON \S+ ',
+							   format('CREATE \1INDEX ON rollout.%I ', part));
+	END LOOP;
 	EXECUTE format('WITH m AS (DELETE FROM rollout.%I WHERE at >= $1 AND at < $2 RETURNING *)'
 				   ' INSERT INTO rollout.%I SELECT * FROM m', parent || '_default', part)
 		USING lo, hi;
