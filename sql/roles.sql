@@ -97,6 +97,7 @@ SELECT rollout.record_batch('matrix-bot', ARRAY[1, 2], successes => ARRAY[true, 
 INSERT INTO rollout.outcome_staging (agent, version, success, author) VALUES ('matrix-bot', 1, true, 'somebody-else');
 SELECT rollout.drain_outcome_staging() AS drained;
 -- Another team's agent names its own service role: 42501, and nothing is written.
+SELECT public.try($$SELECT rollout.route('team-b-bot', 'u')$$);
 SELECT public.try($$SELECT rollout.record('team-b-bot', 2, safety_flag => true)$$);
 SELECT public.try($$SELECT rollout.record_batch('team-b-bot', ARRAY[2], safety_flags => ARRAY[true])$$);
 SELECT public.try($$INSERT INTO rollout.outcome_staging (agent, version) VALUES ('team-b-bot', 2)$$);
@@ -111,6 +112,7 @@ SELECT public.try('SELECT * FROM rollout.outcomes');
 SELECT public.try($$SELECT rollout.start('matrix-bot', 1)$$);
 
 \c - rr_service2
+SELECT (rollout.route('team-b-bot', 'u')).agent;
 SELECT rollout.record('team-b-bot', 2, success => true);
 
 \c - rr_operator
