@@ -184,8 +184,16 @@ REVOKE ALL ON ALL TABLES IN SCHEMA rollout
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA rollout
 	FROM PUBLIC, rollout_admin, rollout_operator, rollout_service, rollout_reader;
 
--- Pure helpers: readers and services.
+-- Pure helpers and the statistics tests: readers and services.
 GRANT EXECUTE ON FUNCTION
+	rollout.proportion_test,
+	rollout.mann_whitney,
+	rollout.mann_whitney_agg(float8, boolean),
+	rollout.mann_whitney_agg(float8, boolean, text, boolean, text),
+	rollout.welch_test,
+	rollout.srm_test,
+	rollout.sample_size_proportions,
+	rollout.sequential_test,
 	rollout.fingerprint,
 	rollout.canonical_json,
 	rollout.model_is_pinned,
@@ -198,16 +206,8 @@ GRANT EXECUTE ON FUNCTION
 	rollout.outcome_context
 	TO rollout_reader, rollout_service;
 
--- Statistics, sketches, plans, history: readers (and so operators, admins).
+-- Sketches, plans, history: readers (and so operators, admins).
 GRANT EXECUTE ON FUNCTION
-	rollout.proportion_test,
-	rollout.mann_whitney,
-	rollout.mann_whitney_agg(float8, boolean),
-	rollout.mann_whitney_agg(float8, boolean, text, boolean, text),
-	rollout.welch_test,
-	rollout.srm_test,
-	rollout.sample_size_proportions,
-	rollout.sequential_test,
 	rollout.ddsketch_in,
 	rollout.ddsketch_out,
 	rollout.ddsketch_agg(float8),
