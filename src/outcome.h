@@ -38,6 +38,9 @@ typedef struct OutcomeContext
 extern void OutcomeResolve(const char *agent, int32 version, TimestampTz at,
 						   int row, OutcomeContext *ctx);
 
+/* outcome_service.c */
+extern void OutcomeRequireService(const char *agent);
+
 /* outcome_record.c */
 extern int	RolloutClockTolerance;
 extern void OutcomeCheckMetrics(Jsonb *metrics, int row);

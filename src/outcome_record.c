@@ -22,8 +22,6 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "nodes/makefuncs.h"
-#include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -36,7 +34,6 @@ PG_FUNCTION_INFO_V1(rollout_outcome_resolve);
 #define RECORD_NPARAMS 18
 
 static SPIPlanPtr InsertPlan = NULL;
-static SPIPlanPtr ServicePlan = NULL;
 
 /*
  * rollout.clock_tolerance: how far, in seconds, an outcome's `at` may lie
@@ -164,37 +161,6 @@ OutcomeTime(FunctionCallInfo fcinfo, int n, int row)
 }
 
 /*
- * Raises insufficient_privilege unless the caller may write outcomes for
- * the agent (rollout._require_service). Needs an SPI connection.
- */
-static void
-OutcomeRequireService(Datum agent)
-{
-	Oid			types[1] = {TEXTOID};
-	int			rc;
-
-	if (ServicePlan == NULL)
-	{
-		SPIPlanPtr	plan;
-
-		/* A 0.1.0 schema (before ALTER EXTENSION UPDATE) has no service roles. */
-		if (!OidIsValid(LookupFuncName(list_make2(makeString("rollout"),
-												  makeString("_require_service")),
-									   1, types, true)))
-			return;
-		plan = SPI_prepare("SELECT rollout._require_service($1)", 1, types);
-
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "pg_rollout: could not prepare the service role check: %s",
-				 SPI_result_code_string(SPI_result));
-		ServicePlan = plan;
-	}
-	rc = SPI_execute_plan(ServicePlan, &agent, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "pg_rollout: service role check failed: %s", SPI_result_code_string(rc));
-}
-
-/*
  * rollout.record(agent, version, unit, success, quality, latency_ms, cost,
  * error, safety_flag, feedback, metrics, shadow, at): appends one outcome.
  */
@@ -227,7 +193,7 @@ rollout_record(PG_FUNCTION_ARGS)
 	}
 
 	SPI_connect();
-	OutcomeRequireService(PG_GETARG_DATUM(0));
+	OutcomeRequireService(agent);
 	OutcomeResolve(agent, version, at, 0, &ctx);
 	if (!PG_ARGISNULL(4))
 		OutcomeCheckQuality(agent, PG_GETARG_FLOAT8(4), &ctx, 0);
