@@ -4,6 +4,12 @@
 -- statements here in the same commit, so that 0.1.0 + this script equals a
 -- fresh 0.2.0 install (test/t/ checks it by comparing pg_dump --schema-only).
 -- Sections are grouped by the src/sql/ piece they mirror.
+--
+-- Built-in risk tiers: rows with builtin = true are the release's and are not
+-- dumped; any UPDATE marks a row builtin = false (trigger
+-- plan_presets_edited), as a DBA's edit. A section that changes a shipped
+-- tier updates only rows WHERE builtin, with the triggers plan_presets_edited
+-- and plan_presets_change disabled around the UPDATE.
 
 \echo Use "ALTER EXTENSION pg_rollout UPDATE TO '0.2.0'" to load this file. \quit
 
