@@ -8,6 +8,7 @@ PKGS=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-cron
   libjansson-dev libgsl-dev libxxhash-dev pkg-config
   libipc-run-perl perl make gcc pgbouncer
+  python3-numpy python3-psycopg
 )
 
 missing=()

@@ -99,42 +99,66 @@ BEGIN
 END
 $$;
 
--- Sample ratio mismatch: the observed candidate/stable split of outcomes in
--- this stage against the expected share. Returns a reason, or NULL.
--- The check looks at a growing sample at every tick, so it uses an
--- always-valid test (the confidence sequence of rollout.sequential_test on
--- the candidate's share) at 0.001. A fixed-sample chi-square at p < 0.001,
--- repeated every 5 minutes, held 10 of the 200 A/A canaries of test/sim
--- within their 1% and 5% stages (5%, about 2.5% expected): the whole false
--- alarm budget of the gates.
+-- Sample ratio mismatch: the observed candidate/stable split of outcomes
+-- against the share each stage routes to the candidate. Returns a reason,
+-- or NULL. The check looks at a growing sample at every tick, so it uses
+-- the always-valid event-share test (two-sided, every stage of the canary
+-- one segment) at the plan's srm_alpha, a tenth of its error budget: a
+-- fixed-sample chi-square at p < 0.001 repeated every 5 minutes held 5% of
+-- the A/A canaries of test/sim within their 1% and 5% stages.
 CREATE FUNCTION rollout._srm_reason(r rollout.rollouts, p_at timestamptz) RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_c bigint;
-	v_b bigint;
-	v_share float8 := r.percent::float8 / 100;
+	v_alpha float8 := coalesce((r.plan->>'srm_alpha')::float8, 0.001);
+	v_c bigint[];
+	v_b bigint[];
+	v_share float8[];
 	t record;
 BEGIN
 	IF r.strategy <> 'canary' OR r.percent <= 0 OR r.percent >= 100
 	   OR jsonb_array_length(r.rules) > 0 OR r.boosted THEN
 		RETURN NULL;
 	END IF;
-	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
-		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
-		INTO v_c, v_b
-		FROM rollout._arm_counts(r.id, rollout.window_start(r.stage_started_at), p_at + interval '1 microsecond', r.stage) s;
-	IF v_c + v_b < 1000 THEN
+	PERFORM rollout._tally_gate(r, '{"name": ".srm"}', p_at);
+	SELECT array_agg(x.n_candidate ORDER BY x.stage), array_agg(x.n_baseline ORDER BY x.stage),
+		   array_agg(s.percent::float8 / 100 ORDER BY x.stage)
+		INTO v_c, v_b, v_share
+		FROM rollout.gate_tallies x
+		JOIN rollout.stages s ON s.rollout_id = r.id AND s.stage = x.stage
+		WHERE x.rollout_id = r.id AND x.gate = '.srm' AND x.stage >= 1
+		  AND s.percent > 0 AND s.percent < 100;
+	IF v_c IS NULL THEN
 		RETURN NULL;
 	END IF;
-	SELECT * INTO t FROM rollout.sequential_test(v_c::float8 / (v_c + v_b) - v_share,
-		sqrt(v_share * (1 - v_share) / (v_c + v_b)), v_c + v_b, 0, 'two-sided', 0.001);
-	IF t.p_value < 0.001 THEN
-		RETURN pg_catalog.format('sample ratio mismatch: %s candidate / %s stable outcomes for %s%% (always-valid p = %s)',
-								 v_c, v_b, r.percent, to_char(t.p_value, '9.9EEEE'));
+	SELECT * INTO t FROM rollout.event_share_test(v_c, v_b, v_share, 1, 'two-sided');
+	IF t.p_value < v_alpha THEN
+		RETURN pg_catalog.format('sample ratio mismatch: %s candidate / %s stable outcomes at %s%% (always-valid p = %s)',
+								 v_c[cardinality(v_c)], v_b[cardinality(v_b)], r.percent, to_char(t.p_value, '9.9EEEE'));
 	END IF;
 	RETURN NULL;
+END
+$$;
+
+-- Raises a locked rollout's share to its next step's for sample collection
+-- when the plan allows it (extend.allow_boost), once per rollout; true when
+-- it did. The stage and its bake stay; only the share changes.
+CREATE FUNCTION rollout._boost(r rollout.rollouts, p_at timestamptz) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_next jsonb := r.plan->'steps'->r.stage;
+BEGIN
+	IF r.boosted OR NOT coalesce((r.plan->'extend'->>'allow_boost')::boolean, false)
+	   OR v_next IS NULL OR (v_next->>'percent')::numeric >= 100 THEN
+		RETURN false;
+	END IF;
+	UPDATE rollout.rollouts SET percent = (v_next->>'percent')::numeric, boosted = true WHERE id = r.id;
+	PERFORM rollout._record_change(r, 'boost',
+		pg_catalog.format('short of samples: share raised to %s%% for sample collection', v_next->>'percent'), p_at);
+	RETURN true;
 END
 $$;
 
@@ -167,7 +191,6 @@ DECLARE
 	v_need bigint;
 	v_n_c bigint;
 	v_n_b bigint;
-	v_next jsonb;
 BEGIN
 	FOR g IN SELECT * FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) LOOP
 		v_name := g->>'name';
@@ -266,10 +289,19 @@ BEGIN
 		RETURN;
 	END IF;
 
-	-- Nothing failed. Advancing needs every acting gate to pass.
+	-- Nothing failed. Advancing needs every acting gate to pass, the bake
+	-- time and the step's samples.
+	v_step := r.plan->'steps'->(r.stage - 1);
+	v_bake_until := r.stage_started_at + make_interval(secs => coalesce((v_step->>'bake_seconds')::float8, 0));
 	IF cardinality(v_blocking) > 0 THEN
 		action := 'wait';
 		detail := 'gates not passed: ' || array_to_string(v_blocking, ', ');
+		-- After the bake, gates that cannot tell yet need more samples.
+		IF p_at >= v_bake_until
+		   AND NOT EXISTS (SELECT 1 FROM unnest(v_blocking) b WHERE b NOT LIKE '% inconclusive')
+		   AND rollout._boost(r, p_at) THEN
+			action := 'boost';
+		END IF;
 		RETURN;
 	END IF;
 	IF r.state = 'holding' THEN
@@ -278,8 +310,6 @@ BEGIN
 		SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
 	END IF;
 
-	v_step := r.plan->'steps'->(r.stage - 1);
-	v_bake_until := r.stage_started_at + make_interval(secs => coalesce((v_step->>'bake_seconds')::float8, 0));
 	v_need := coalesce((v_step->>'min_samples')::bigint, 0);
 	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
 		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
@@ -295,12 +325,7 @@ BEGIN
 		action := 'wait';
 		detail := pg_catalog.format('bake time over, short of samples: candidate %s, baseline %s, need %s',
 									v_n_c, v_n_b, v_need);
-		v_next := r.plan->'steps'->r.stage;
-		IF NOT r.boosted AND coalesce((r.plan->'extend'->>'allow_boost')::boolean, false)
-		   AND v_next IS NOT NULL AND (v_next->>'percent')::numeric < 100 THEN
-			UPDATE rollout.rollouts SET percent = (v_next->>'percent')::numeric, boosted = true WHERE id = r.id;
-			PERFORM rollout._record_change(r, 'boost',
-				pg_catalog.format('short of samples: share raised to %s%% for sample collection', v_next->>'percent'), p_at);
+		IF rollout._boost(r, p_at) THEN
 			action := 'boost';
 		END IF;
 		RETURN;

@@ -194,6 +194,8 @@ GRANT EXECUTE ON FUNCTION
 	rollout.srm_test,
 	rollout.sample_size_proportions,
 	rollout.sequential_test,
+	rollout.event_share_test,
+	rollout.ddsketch_count_above,
 	rollout.fingerprint,
 	rollout.canonical_json,
 	rollout.model_is_pinned,
@@ -232,7 +234,7 @@ GRANT SELECT ON
 	rollout.rollouts, rollout.stages, rollout.gate_results, rollout.baselines,
 	rollout.plan_presets, rollout.outcome_settings, rollout.quality_scales,
 	rollout.outcomes, rollout.shadow_pairs, rollout.outcome_windows, rollout.shadow_windows,
-	rollout.outcome_watermark, rollout.exposure_totals,
+	rollout.outcome_watermark, rollout.exposure_totals, rollout.gate_tallies,
 	rollout.status, rollout.comparison, rollout.exposures
 	TO rollout_reader;
 

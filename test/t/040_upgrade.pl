@@ -170,11 +170,11 @@ sub normalized_schema
 my $upgraded = normalized_schema('upgraded');
 my $fresh = normalized_schema('fresh');
 my ($stdout, $stderr);
-IPC::Run::run([ 'diff', '-U2', '--label', "0.1.0 upgraded to $current",
+IPC::Run::run([ 'diff', '-U2', '--show-function-line=^== ', '--label', "0.1.0 upgraded to $current",
 				'--label', "fresh $current", $upgraded, $fresh ],
 	'>', \$stdout, '2>', \$stderr);
 is($stdout, '', 'the upgraded schema equals a fresh install')
-  or diag("Objects that differ (\"==\" lines name the object; '-' is the upgraded database, '+' the fresh one).\n"
+  or diag("Objects that differ (each hunk header and \"==\" line names the object; '-' is the upgraded database, '+' the fresh one).\n"
 	  . "Add what is missing to upgrade/pg_rollout--0.1.0--$current.sql:\n$stdout");
 
 $node->stop;
