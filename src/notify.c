@@ -7,16 +7,23 @@
  * JSON requires, and queued with Async_Notify: listeners receive it when
  * (and only if) the transaction that made the change commits.
  *
+ * Any login may send NOTIFY rollout itself, so the payload names the
+ * rollout.events row it announces ("event_id"): a listener reads that row,
+ * which only the extension's functions can write, before it acts.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "commands/async.h"
+#include "commands/sequence.h"
 #include "fmgr.h"
 /* fmgrprotos.h declares PostgreSQL's json_object(); hide it from jansson's. */
 #define json_object pg_json_object_fn
 #include "utils/builtins.h"
 #undef json_object
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
@@ -33,6 +40,21 @@ SetTextArg(json_t *obj, const char *key, FunctionCallInfo fcinfo, int argno)
 	else
 		json_object_set_new(obj, key,
 							json_string(text_to_cstring(PG_GETARG_TEXT_PP(argno))));
+}
+
+/*
+ * The id of the rollout.events row this session logged last: every caller
+ * of rollout._notify_change logs its event (rollout._log_event) first.
+ */
+static int64
+LastEventId(void)
+{
+	Oid			seq = get_relname_relid("events_id_seq",
+										get_namespace_oid("rollout", false));
+
+	if (!OidIsValid(seq))
+		elog(ERROR, "pg_rollout: sequence rollout.events_id_seq does not exist");
+	return DatumGetInt64(DirectFunctionCall1(currval_oid, ObjectIdGetDatum(seq)));
 }
 
 /*
@@ -73,6 +95,7 @@ rollout_notify_change(PG_FUNCTION_ARGS)
 		json_object_set_new(obj, "at",
 							json_string(timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(6))));
 	SetTextArg(obj, "reason", fcinfo, 7);
+	json_object_set_new(obj, "event_id", json_integer(LastEventId()));
 
 	payload = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 	json_decref(obj);

@@ -38,7 +38,11 @@ typedef struct OutcomeContext
 extern void OutcomeResolve(const char *agent, int32 version, TimestampTz at,
 						   int row, OutcomeContext *ctx);
 
+/* outcome_service.c */
+extern void OutcomeRequireService(const char *agent);
+
 /* outcome_record.c */
+extern int	RolloutClockTolerance;
 extern void OutcomeCheckMetrics(Jsonb *metrics, int row);
 extern void OutcomeCheckNonNegative(const char *argname, float8 value, int row);
 extern void OutcomeCheckQuality(const char *agent, float8 quality,

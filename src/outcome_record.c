@@ -35,6 +35,12 @@ PG_FUNCTION_INFO_V1(rollout_outcome_resolve);
 
 static SPIPlanPtr InsertPlan = NULL;
 
+/*
+ * rollout.clock_tolerance: how far, in seconds, an outcome's `at` may lie
+ * ahead of the server clock; -1 turns the check off (simulated clocks).
+ */
+int			RolloutClockTolerance = 3600;
+
 /* "batch row N: " for batch rows (row > 0), "" for a single record. */
 const char *
 OutcomeRowPrefix(int row)
@@ -144,6 +150,13 @@ OutcomeTime(FunctionCallInfo fcinfo, int n, int row)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%sargument \"at\" must be a finite time", OutcomeRowPrefix(row))));
+	if (RolloutClockTolerance >= 0 &&
+		at > GetCurrentTimestamp() + (int64) RolloutClockTolerance * USECS_PER_SEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%sargument \"at\" is too far in the future", OutcomeRowPrefix(row)),
+				 errdetail("It is %s; outcomes may lie at most %d seconds ahead of the server clock (rollout.clock_tolerance).",
+						   timestamptz_to_str(at), RolloutClockTolerance)));
 	return at;
 }
 
@@ -180,6 +193,7 @@ rollout_record(PG_FUNCTION_ARGS)
 	}
 
 	SPI_connect();
+	OutcomeRequireService(agent);
 	OutcomeResolve(agent, version, at, 0, &ctx);
 	if (!PG_ARGISNULL(4))
 		OutcomeCheckQuality(agent, PG_GETARG_FLOAT8(4), &ctx, 0);

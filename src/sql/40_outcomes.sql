@@ -127,11 +127,18 @@ CREATE TABLE rollout.outcomes (
 	error		boolean NOT NULL DEFAULT false,
 	safety_flag	boolean NOT NULL DEFAULT false,
 	feedback	smallint,
-	metrics		jsonb NOT NULL DEFAULT '{}'
+	metrics		jsonb NOT NULL DEFAULT '{}',
+	-- The login that wrote the outcome (session_user of record(), the batch
+	-- or the COPY into rollout.outcome_staging).
+	author		text NOT NULL DEFAULT session_user
 ) PARTITION BY RANGE (at);
 CREATE TABLE rollout.outcomes_default PARTITION OF rollout.outcomes DEFAULT;
-CREATE INDEX outcomes_arm_at_idx ON rollout.outcomes (rollout_id, arm, at);
-CREATE INDEX outcomes_txid_idx ON rollout.outcomes USING brin (txid);
+-- Indexes are per partition, not on the parent: a daily partition is not
+-- part of the extension, and pg_dump restores its indexes itself, which
+-- would collide with those ATTACH PARTITION creates from a parent's index.
+-- _ensure_partition() copies the default partition's indexes.
+CREATE INDEX outcomes_arm_at_idx ON rollout.outcomes_default (rollout_id, arm, at);
+CREATE INDEX outcomes_txid_idx ON rollout.outcomes_default USING brin (txid);
 
 CREATE TABLE rollout.shadow_pairs (
 	id					bigserial,
@@ -151,8 +158,8 @@ CREATE TABLE rollout.shadow_pairs (
 	shadow_cost			float8
 ) PARTITION BY RANGE (at);
 CREATE TABLE rollout.shadow_pairs_default PARTITION OF rollout.shadow_pairs DEFAULT;
-CREATE INDEX shadow_pairs_rollout_at_idx ON rollout.shadow_pairs (rollout_id, at);
-CREATE INDEX shadow_pairs_txid_idx ON rollout.shadow_pairs USING brin (txid);
+CREATE INDEX shadow_pairs_rollout_at_idx ON rollout.shadow_pairs_default (rollout_id, at);
+CREATE INDEX shadow_pairs_txid_idx ON rollout.shadow_pairs_default USING brin (txid);
 
 -- Staging table for COPY: services copy rows in, drain_outcome_staging()
 -- moves them into rollout.outcomes in one statement.
@@ -170,7 +177,9 @@ CREATE TABLE rollout.outcome_staging (
 	feedback	smallint,
 	metrics		jsonb NOT NULL DEFAULT '{}',
 	shadow		boolean NOT NULL DEFAULT false,
-	at			timestamptz NOT NULL DEFAULT pg_catalog.now()
+	at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	-- Set by a trigger to the login that staged the row.
+	author		text NOT NULL DEFAULT session_user
 );
 
 ------------------------------------------------------------------------------
@@ -327,6 +336,7 @@ BEGIN
 		RAISE EXCEPTION 'argument "versions" must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	PERFORM rollout._require_service(agent);
 	PERFORM rollout._check_batch_length(cardinality(units), n, 'units'),
 			rollout._check_batch_length(cardinality(successes), n, 'successes'),
 			rollout._check_batch_length(cardinality(qualities), n, 'qualities'),
@@ -370,10 +380,10 @@ BEGIN
 	ins AS (
 		INSERT INTO rollout.outcomes (txid, at, agent, version, rollout_id, stage, arm, in_arm,
 									  shadow, unit, success, quality, latency_ms, cost, error,
-									  safety_flag, feedback, metrics)
+									  safety_flag, feedback, metrics, author)
 		SELECT pg_catalog.txid_current(), c.at, o.agent, o.version, c.rollout_id, c.stage,
 			   c.arm, c.in_arm, o.shadow, o.unit, o.success, o.quality, o.latency_ms, o.cost,
-			   o.error, o.safety_flag, o.feedback, o.metrics
+			   o.error, o.safety_flag, o.feedback, o.metrics, o.author
 		FROM o CROSS JOIN LATERAL rollout._outcome_resolve(o.agent, o.version, o.quality,
 														   o.latency_ms, o.cost, o.metrics,
 														   o.at, o.pos::integer) c
@@ -447,6 +457,7 @@ BEGIN
 			USING ERRCODE = 'numeric_value_out_of_range',
 				  DETAIL = pg_catalog.format('The value given was %s.', sim);
 	END IF;
+	PERFORM rollout._require_service(agent);
 	-- Validates agent, both versions and time; the rollout comes from production's.
 	PERFORM rollout._outcome_resolve(agent, shadow_version, NULL, NULL, NULL, NULL, at, 0);
 	SELECT * INTO ctx FROM rollout._outcome_resolve(agent, production_version, NULL, NULL, NULL,
@@ -602,7 +613,8 @@ $$;
 -- Partitions and retention
 
 -- Creates the daily partition [day, day + 1) of rollout.<parent> unless it
--- exists, moving rows of that day out of the default partition first.
+-- exists, with the indexes of the default partition, moving rows of that
+-- day out of the default partition first.
 CREATE FUNCTION rollout._ensure_partition(parent text, day date) RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -611,18 +623,48 @@ DECLARE
 	part text := parent || '_p' || to_char(day, 'YYYYMMDD');
 	lo timestamptz := (day::timestamp AT TIME ZONE 'UTC');
 	hi timestamptz := ((day + 1)::timestamp AT TIME ZONE 'UTC');
+	idx record;
 BEGIN
 	IF to_regclass('rollout.' || part) IS NOT NULL THEN
 		RETURN false;
 	END IF;
 	EXECUTE format('CREATE TABLE rollout.%I (LIKE rollout.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
 				   part, parent);
+	FOR idx IN
+		SELECT pg_get_indexdef(i.indexrelid) AS def
+		FROM pg_index i
+		WHERE i.indrelid = ('rollout.' || parent || '_default')::regclass
+		ORDER BY i.indexrelid
+	LOOP
+		EXECUTE regexp_replace(idx.def, '^CREATE (UNIQUE )?INDEX \S+ ON \S+ ',
+							   format('CREATE \1INDEX ON rollout.%I ', part));
+	END LOOP;
 	EXECUTE format('WITH m AS (DELETE FROM rollout.%I WHERE at >= $1 AND at < $2 RETURNING *)'
 				   ' INSERT INTO rollout.%I SELECT * FROM m', parent || '_default', part)
 		USING lo, hi;
 	EXECUTE format('ALTER TABLE rollout.%I ATTACH PARTITION rollout.%I FOR VALUES FROM (%L) TO (%L)',
 				   parent, part, lo, hi);
 	RETURN true;
+END
+$$;
+
+-- How far ahead of the server clock a caller's `at` may lie
+-- (rollout.clock_tolerance, seconds); NULL when the check is off (-1).
+CREATE FUNCTION rollout._clock_tolerance() RETURNS interval
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v text := pg_catalog.current_setting('rollout.clock_tolerance', true);
+BEGIN
+	IF v IS NULL OR v = '' THEN
+		RETURN interval '1 hour';
+	ELSIF v ~ '^-' THEN
+		RETURN NULL;
+	ELSIF v ~ '^[0-9]+$' THEN
+		RETURN pg_catalog.make_interval(secs => v::float8);
+	END IF;
+	RETURN v::interval;
 END
 $$;
 
@@ -642,7 +684,19 @@ DECLARE
 	parent text;
 	p record;
 	n bigint;
+	v_tolerance interval := rollout._clock_tolerance();
+	v_done jsonb := '[]';
 BEGIN
+	IF at IS NULL OR NOT pg_catalog.isfinite(at) THEN
+		RAISE EXCEPTION 'argument "at" must be a finite time'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF v_tolerance IS NOT NULL AND at > pg_catalog.now() + v_tolerance THEN
+		RAISE EXCEPTION 'argument "at" is too far in the future'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('It is %s; maintenance may run at most %s ahead of the server clock (rollout.clock_tolerance), so that retention cannot drop outcomes that are still young.',
+											 at, v_tolerance);
+	END IF;
 	SELECT * INTO s FROM rollout.outcome_settings;
 	cutoff := at - s.retention;
 	PERFORM rollout.refresh_aggregates(at);
@@ -662,9 +716,11 @@ BEGIN
 			  AND (to_date(right(c.relname, 8), 'YYYYMMDD') + 1)::timestamp AT TIME ZONE 'UTC' <= cutoff
 			ORDER BY c.relname
 		LOOP
+			EXECUTE format('SELECT count(*) FROM rollout.%I', p.relname) INTO n;
 			EXECUTE format('DROP TABLE rollout.%I', p.relname);
 			action := 'drop partition';
 			object := 'rollout.' || p.relname;
+			v_done := v_done || jsonb_build_object('action', action, 'object', object, 'rows', n);
 			RETURN NEXT;
 		END LOOP;
 		EXECUTE format('DELETE FROM rollout.%I WHERE at < $1', parent || '_default') USING cutoff;
@@ -672,6 +728,7 @@ BEGIN
 		IF n > 0 THEN
 			action := 'delete expired rows';
 			object := format('rollout.%s_default (%s rows)', parent, n);
+			v_done := v_done || jsonb_build_object('action', action, 'object', 'rollout.' || parent || '_default', 'rows', n);
 			RETURN NEXT;
 		END IF;
 	END LOOP;
@@ -681,7 +738,14 @@ BEGIN
 	IF n > 0 THEN
 		action := 'delete expired windows';
 		object := format('rollout.outcome_windows (%s rows)', n);
+		v_done := v_done || jsonb_build_object('action', action, 'object', 'rollout.outcome_windows', 'rows', n);
 		RETURN NEXT;
+	END IF;
+	-- What was destroyed is evidence too: one event names it.
+	IF jsonb_array_length(v_done) > 0 THEN
+		PERFORM rollout._log_event(NULL, NULL, 'maintain_outcomes', NULL,
+								   jsonb_build_object('at', at, 'cutoff', cutoff, 'dropped', v_done),
+								   NULL);
 	END IF;
 END
 $$;

@@ -401,8 +401,19 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	r rollout.rollouts;
+	v_role text := rollout._acting_role();
 BEGIN
 	r := rollout._active_rollout(agent);
+	-- Out of awaiting_approval, promoting is approving: the same second
+	-- person as rollout.approve() (or a member of rollout_admin).
+	IF r.state = 'awaiting_approval'
+	   AND (session_user = r.started_by OR v_role = r.started_by)
+	   AND NOT pg_has_role(v_role, 'rollout_admin', 'USAGE') THEN
+		RAISE EXCEPTION 'role "%" started rollout % and cannot promote it out of awaiting_approval', r.started_by, r.id
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'The rollout waits for an approval, which needs a second person.',
+				  HINT = 'Ask another operator, or a member of rollout_admin, to run rollout.approve() or rollout.promote().';
+	END IF;
 	RETURN rollout._advance(r, coalesce("full", false), 'promote_manual',
 							coalesce(reason, 'manual promotion'), at);
 END
