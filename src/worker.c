@@ -127,6 +127,36 @@ WorkerRunTick(void)
 	return installed;
 }
 
+/*
+ * Runs WorkerRunTick, surviving its errors: a tick that fails (lock_timeout,
+ * statement_timeout, a bug) is logged and rolled back, and the worker tries
+ * again at the next interval instead of exiting. FATAL errors (SIGTERM) still
+ * end the process. Returns true after an error, so no "not installed" note.
+ */
+static bool
+WorkerRunTickSafely(void)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	volatile bool installed = true;
+
+	PG_TRY();
+	{
+		installed = WorkerRunTick();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcontext);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		ereport(LOG,
+				(errmsg("pg_rollout worker: tick failed; retrying in %d s", RolloutTickInterval)));
+	}
+	PG_END_TRY();
+	return installed;
+}
+
 /* Entry point of the worker process. */
 void
 RolloutWorkerMain(Datum arg)
@@ -162,7 +192,7 @@ RolloutWorkerMain(Datum arg)
 
 		if (RolloutTickInterval > 0)
 		{
-			bool		installed = WorkerRunTick();
+			bool		installed = WorkerRunTickSafely();
 
 			if (!installed && !warned_missing)
 				ereport(LOG,
