@@ -77,14 +77,19 @@ OutcomeCheckNonNegative(const char *argname, float8 value, int row)
 void
 OutcomeCheckQuality(const char *agent, float8 quality, const OutcomeContext *ctx, int row)
 {
-	if (!OutcomeValueInRange(quality) || quality < ctx->quality_min ||
-		quality > ctx->quality_max)
+	if (isnan(quality) || quality < ctx->quality_min || quality > ctx->quality_max)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("%sargument \"quality\" is outside the quality scale of agent \"%s\"",
 						OutcomeRowPrefix(row), agent),
-				 errdetail("The scale is [%g, %g] (and at most %g in magnitude); the value given was %g.",
-						   ctx->quality_min, ctx->quality_max, OUTCOME_MAX_VALUE, quality)));
+				 errdetail("The scale is [%g, %g]; the value given was %g.",
+						   ctx->quality_min, ctx->quality_max, quality)));
+	if (!OutcomeValueInRange(quality))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%sargument \"quality\" is out of range", OutcomeRowPrefix(row)),
+				 errdetail("The limit is %g in magnitude; the value given was %g.",
+						   OUTCOME_MAX_VALUE, quality)));
 }
 
 /* At most OUTCOME_ECHO_BYTES of s, with "..." when clipped. */
@@ -102,7 +107,7 @@ ClipText(const char *s, int len)
  * otherwise a message naming the first problem (*code gets its SQLSTATE).
  */
 static char *
-MetricsProblem(Jsonb *metrics, int *code)
+MetricsProblem(Jsonb *metrics, int *code, const char **detail)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -110,8 +115,12 @@ MetricsProblem(Jsonb *metrics, int *code)
 	char	   *key = NULL;
 
 	*code = ERRCODE_INVALID_PARAMETER_VALUE;
+	*detail = "Custom metrics are passed as {\"name\": number, ...}.";
 	if (!JB_ROOT_IS_OBJECT(metrics) || JB_ROOT_IS_SCALAR(metrics))
 		return psprintf("argument \"metrics\" must be a JSON object");
+	*detail = psprintf("Custom metrics have at most %d keys of at most %d bytes, values at most %g in magnitude, %d bytes in all.",
+					   OUTCOME_MAX_METRICS, OUTCOME_MAX_METRIC_KEY, OUTCOME_MAX_VALUE,
+					   OUTCOME_MAX_METRICS_BYTES);
 	if (VARSIZE(metrics) > OUTCOME_MAX_METRICS_BYTES)
 	{
 		*code = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
@@ -143,8 +152,11 @@ MetricsProblem(Jsonb *metrics, int *code)
 			float8		x;
 
 			if (v.type != jbvNumeric)
+			{
+				*detail = "Every custom metric must be a JSON number.";
 				return psprintf("argument \"metrics\" has a non-numeric value for key \"%s\"",
 								key ? key : "");
+			}
 			if (numeric_is_nan(v.val.numeric) || numeric_is_inf(v.val.numeric))
 				x = get_float8_nan();
 			else
@@ -166,15 +178,14 @@ void
 OutcomeCheckMetrics(Jsonb *metrics, int row)
 {
 	int			code;
-	char	   *problem = MetricsProblem(metrics, &code);
+	const char *detail;
+	char	   *problem = MetricsProblem(metrics, &code, &detail);
 
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(code),
 				 errmsg("%s%s", OutcomeRowPrefix(row), problem),
-				 errdetail("Custom metrics are passed as {\"name\": number, ...}: at most %d keys of at most %d bytes, values at most %g in magnitude, %d bytes in all.",
-						   OUTCOME_MAX_METRICS, OUTCOME_MAX_METRIC_KEY, OUTCOME_MAX_VALUE,
-						   OUTCOME_MAX_METRICS_BYTES)));
+				 errdetail("%s", detail)));
 }
 
 /* Raises string_data_right_truncation when unit exceeds OUTCOME_MAX_UNIT_BYTES. */
@@ -214,7 +225,8 @@ rollout_outcome_problem(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(3))
 	{
 		int			code;
-		char	   *problem = MetricsProblem(PG_GETARG_JSONB_P(3), &code);
+		const char *detail;
+		char	   *problem = MetricsProblem(PG_GETARG_JSONB_P(3), &code, &detail);
 
 		if (problem != NULL)
 			PG_RETURN_TEXT_P(cstring_to_text(problem));

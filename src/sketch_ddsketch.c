@@ -92,32 +92,26 @@ AddCount(int64 *a, int64 b)
 }
 
 /*
- * Raises invalid_parameter_value unless the header fields of a sketch agree:
- * counts within range, zero <= count, min/max/sum finite with 0 <= min <=
- * max and sum >= 0 (all zero when empty).
+ * NULL when the header fields of a sketch agree (counts within range, zero
+ * <= count, min/max/sum finite with 0 <= min <= max and sum >= 0, all zero
+ * when empty), else the problem.
  */
-static void
-CheckHeader(float8 alpha, int64 count, int64 zero, float8 min, float8 max, float8 sum)
+static const char *
+HeaderProblem(float8 alpha, int64 count, int64 zero, float8 min, float8 max, float8 sum)
 {
-	const char *problem = NULL;
-
-	CheckAlpha(alpha);
+	if (!(alpha >= 0.0001 && alpha <= 0.2))
+		return "alpha must be between 0.0001 and 0.2";
 	if (count < 0 || count > DDSKETCH_MAX_COUNT)
-		problem = "count is out of range";
-	else if (zero < 0 || zero > count)
-		problem = "zero must be between 0 and count";
-	else if (isnan(min) || isinf(min) || isnan(max) || isinf(max) ||
-			 isnan(sum) || isinf(sum))
-		problem = "min, max and sum must be finite";
-	else if (count == 0 && (min != 0 || max != 0 || sum != 0))
-		problem = "an empty sketch has min, max and sum 0";
-	else if (count > 0 && !(min >= 0 && min <= max && sum >= 0))
-		problem = "min, max and sum must satisfy 0 <= min <= max and sum >= 0";
-	if (problem != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("inconsistent ddsketch: %s", problem),
-				 errdetail("A sketch counts finite non-negative values.")));
+		return "count is out of range";
+	if (zero < 0 || zero > count)
+		return "zero must be between 0 and count";
+	if (isnan(min) || isinf(min) || isnan(max) || isinf(max) || isnan(sum) || isinf(sum))
+		return "min, max and sum must be finite";
+	if (count == 0 && (min != 0 || max != 0 || sum != 0))
+		return "an empty sketch has min, max and sum 0";
+	if (count > 0 && !(min >= 0 && min <= max && sum >= 0))
+		return "min, max and sum must satisfy 0 <= min <= max and sum >= 0";
+	return NULL;
 }
 
 /*
@@ -129,6 +123,7 @@ void
 DDSketchCheck(const DDSketch *sketch)
 {
 	int64		binsum = 0;
+	const char *problem;
 
 	if (sketch->nbins < 0 || sketch->nbins > 2 * DDSKETCH_MAX_INDEX + 1 ||
 		VARSIZE_ANY(sketch) != DDSKETCH_SIZE(sketch->nbins))
@@ -136,8 +131,12 @@ DDSketchCheck(const DDSketch *sketch)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("ddsketch has a corrupt bucket list"),
 				 errdetail("Its size does not match its %d buckets.", sketch->nbins)));
-	CheckHeader(sketch->alpha, sketch->count, sketch->zero_count, sketch->min, sketch->max,
-				sketch->sum);
+	problem = HeaderProblem(sketch->alpha, sketch->count, sketch->zero_count, sketch->min,
+							sketch->max, sketch->sum);
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("inconsistent ddsketch: %s", problem)));
 	for (int32 i = 0; i < sketch->nbins; i++)
 	{
 		CheckIndex(sketch->bins[i].index);
@@ -437,6 +436,7 @@ rollout_ddsketch_in(PG_FUNCTION_ARGS)
 	DDSketch   *sketch;
 	char	   *p = str;
 	int64		binsum = 0;
+	const char *problem;
 
 	if (!(ParseKey(&p, "alpha") && ParseDouble(&p, &alpha) &&
 		  ParseKey(&p, "count") && ParseInt64(&p, &count) &&
@@ -446,7 +446,9 @@ rollout_ddsketch_in(PG_FUNCTION_ARGS)
 		  ParseKey(&p, "sum") && ParseDouble(&p, &sum) &&
 		  ParseKey(&p, "bins")))
 		BadInput(str, syntax);
-	CheckHeader(alpha, count, zero, min, max, sum);
+	problem = HeaderProblem(alpha, count, zero, min, max, sum);
+	if (problem != NULL)
+		BadInput(str, psprintf("The sketch is inconsistent: %s.", problem));
 	state = DDSketchStateCreate(alpha);
 	while (*p != '\0')
 	{
@@ -458,8 +460,11 @@ rollout_ddsketch_in(PG_FUNCTION_ARGS)
 		p++;
 		if (!ParseInt64(&p, &c) || c <= 0)
 			BadInput(str, "Every bucket count must be a positive integer.");
-		CheckIndex(index);
-		AddCount(&binsum, c);
+		if (index < -DDSKETCH_MAX_INDEX || index > DDSKETCH_MAX_INDEX)
+			BadInput(str, psprintf("Bucket indexes lie between %d and %d.",
+								   -DDSKETCH_MAX_INDEX, DDSKETCH_MAX_INDEX));
+		if (pg_add_s64_overflow(binsum, c, &binsum) || binsum > count - zero)
+			BadInput(str, "The bucket list must be index:count pairs whose counts add up to count minus zero.");
 		StateAddBucket(state, (int32) index, c);
 		if (*p == ',')
 			p++;
@@ -467,10 +472,7 @@ rollout_ddsketch_in(PG_FUNCTION_ARGS)
 			BadInput(str, "The bucket list must be index:count pairs separated by commas.");
 	}
 	if (binsum != count - zero)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("inconsistent ddsketch: bucket counts add up to " INT64_FORMAT
-						", not count minus zero " INT64_FORMAT, binsum, count - zero)));
+		BadInput(str, "The bucket list must be index:count pairs whose counts add up to count minus zero.");
 	state->count = count;
 	state->zero_count = zero;
 	state->min = min;

@@ -335,6 +335,7 @@ AS $$
 					 AND (p_plan->>p_key)::numeric BETWEEN 0 AND 1e9
 				THEN (p_plan->>p_key)::float8 ELSE p_default END
 $$;
+GRANT EXECUTE ON FUNCTION rollout._plan_seconds(jsonb, text, float8) TO rollout_reader;
 
 -- Evaluates every active rollout once at the clock `at` (NULL: now()) and
 -- returns one row per rollout acted on, waiting, skipped or in error.
@@ -385,6 +386,11 @@ BEGIN
 			CONTINUE;
 		END IF;
 		BEGIN
+			IF jsonb_typeof(r.plan->'evaluation_interval_seconds') NOT IN ('number', 'null') THEN
+				RAISE EXCEPTION 'plan of rollout % has a bad "evaluation_interval_seconds"', r.id
+					USING ERRCODE = 'invalid_parameter_value',
+						  DETAIL = 'It must be a number of seconds.';
+			END IF;
 			v_interval := make_interval(secs => coalesce((r.plan->>'evaluation_interval_seconds')::float8, 300));
 			IF r.last_eval_at IS NOT NULL AND at < r.last_eval_at + v_interval THEN
 				CONTINUE;
