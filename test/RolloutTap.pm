@@ -111,18 +111,12 @@ sub worker_pid
 		  WHERE backend_type = 'pg_rollout worker'});
 }
 
-# Whether a process is gone (a zombie nobody has reaped yet counts as gone).
+# Whether a process is gone. A zombie not yet reaped still counts as there:
+# the new postmaster's lock-file check (kill 0) would see it too.
 sub process_gone
 {
 	my ($pid) = @_;
-	return 1 unless kill(0, $pid);
-	if (open(my $fh, '<', "/proc/$pid/stat"))
-	{
-		my $stat = <$fh>;
-		close($fh);
-		return 1 if defined $stat && $stat =~ /^\d+ \(.*\) Z /;
-	}
-	return 0;
+	return !kill(0, $pid);
 }
 
 # kill -9 of the postmaster, then a restart that cannot race the old server:
@@ -155,6 +149,8 @@ sub kill9_and_restart
 	for my $attempt (1 .. 30)
 	{
 		return if $node->start(fail_ok => 1);
+		# A failed start leaves the old pid recorded; forget it to try again.
+		$node->{_pid} = undef;
 		sleep(1);
 	}
 	die "the node did not restart after kill -9";
