@@ -83,6 +83,10 @@ SELECT pg_temp.err($$SELECT rollout.record_shadow_pair('bot', 1, 2, shadow_laten
 -- At the limits, outcomes are accepted.
 SELECT rollout.record('bot', 1, repeat('u', 1024), latency_ms => 1e12, cost => 1e12,
 					  metrics => (SELECT jsonb_object_agg('k' || i, -1e12) FROM generate_series(1, 64) i));
+SELECT length(pg_temp.err($$SELECT rollout.route(repeat('a', 1000000), 'u1')$$)) < 200 AS short_route_message;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION hard_reader;
+SELECT length(pg_temp.err($$SELECT rollout.get_version('bot', repeat('x', 1000000))$$)) < 300 AS short_ref_message;
 RESET SESSION AUTHORIZATION;
 SELECT count(*) AS recorded FROM rollout.outcomes WHERE agent = 'bot';
 

@@ -454,6 +454,42 @@ BEGIN
 END
 $$;
 
+-- 10_registry.sql: an unknown label is echoed to 100 characters at most.
+-- Resolves a version reference (a label or a number) to a version number.
+CREATE OR REPLACE FUNCTION rollout._resolve_version(p_agent text, p_ref text) RETURNS integer
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_version integer;
+BEGIN
+	IF p_ref IS NULL THEN
+		RAISE EXCEPTION 'argument "ref" must not be null'
+			USING ERRCODE = 'null_value_not_allowed',
+				  DETAIL = 'Pass a label such as ''production'' or a version number.';
+	END IF;
+	IF p_ref ~ '^[0-9]{1,9}$' THEN
+		SELECT v.version INTO v_version FROM rollout.versions v
+			WHERE v.agent = p_agent AND v.version = p_ref::integer;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'version % of agent "%" does not exist', p_ref, p_agent
+				USING ERRCODE = 'undefined_object',
+					  DETAIL = 'Argument "ref" must be an existing version number or label.';
+		END IF;
+		RETURN v_version;
+	END IF;
+	SELECT l.version INTO v_version FROM rollout.labels l
+		WHERE l.agent = p_agent AND l.label = p_ref;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'label "%" of agent "%" does not exist',
+			CASE WHEN octet_length(p_ref) > 100 THEN left(p_ref, 100) || '...' ELSE p_ref END, p_agent
+			USING ERRCODE = 'undefined_object',
+				  DETAIL = 'Argument "ref" must be an existing version number or label.';
+	END IF;
+	RETURN v_version;
+END
+$$;
+
 -- 60_lifecycle.sql
 -- The clock of a lifecycle call: `at`, or now() when NULL (the same in every
 -- lifecycle function); infinite times are refused.
