@@ -466,7 +466,7 @@ rollout_ddsketch_in(PG_FUNCTION_ARGS)
 		if (pg_add_s64_overflow(binsum, c, &binsum) || binsum > count - zero)
 			BadInput(str, "The bucket list must be index:count pairs whose counts add up to count minus zero.");
 		StateAddBucket(state, (int32) index, c);
-		if (*p == ',')
+		if (*p == ',' && p[1] != '\0')
 			p++;
 		else if (*p != '\0')
 			BadInput(str, "The bucket list must be index:count pairs separated by commas.");

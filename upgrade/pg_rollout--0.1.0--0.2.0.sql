@@ -490,6 +490,35 @@ BEGIN
 END
 $$;
 
+-- 50_plans.sql: an unknown risk tier is echoed to 100 characters at most.
+-- The normalized plan: plan with every default filled in, or, when plan is
+-- NULL, the preset of the risk tier. risk is checked either way.
+CREATE OR REPLACE FUNCTION rollout.validate_plan(plan jsonb, risk text DEFAULT 'medium')
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_preset jsonb;
+BEGIN
+	IF validate_plan.risk IS NULL THEN
+		RAISE EXCEPTION 'argument "risk" must not be null'
+			USING ERRCODE = 'null_value_not_allowed',
+				  DETAIL = 'Pass a risk tier of rollout.plan_presets, e.g. ''medium''.';
+	END IF;
+	SELECT p.plan INTO v_preset FROM rollout.plan_presets p WHERE p.risk = validate_plan.risk;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown risk tier "%"',
+			CASE WHEN octet_length(validate_plan.risk) > 100 THEN left(validate_plan.risk, 100) || '...'
+				 ELSE validate_plan.risk END
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('Argument "risk" must be one of: %s.',
+					(SELECT pg_catalog.string_agg(p.risk, ', ' ORDER BY p.risk) FROM rollout.plan_presets p));
+	END IF;
+	RETURN rollout._normalize_plan(coalesce(validate_plan.plan, v_preset));
+END
+$$;
+
 -- 60_lifecycle.sql
 -- The clock of a lifecycle call: `at`, or now() when NULL (the same in every
 -- lifecycle function); infinite times are refused.
