@@ -186,7 +186,12 @@ StatePosition(DDSketchState *state, int32 index)
 		state->counts = palloc0(sizeof(int64) * state->nalloc);
 	}
 	pos = index - state->offset;
-	if (pos < 0 || pos >= state->nalloc)
+	/*
+	 * Grow (or collapse) when the index lies outside the allocation, or when
+	 * it lies inside but would stretch the used range past DDSKETCH_MAX_BINS.
+	 */
+	if (pos < 0 || pos >= state->nalloc ||
+		(state->lo >= 0 && Max(pos, state->hi) - Min(pos, state->lo) + 1 > DDSKETCH_MAX_BINS))
 	{
 		int32		newlo = Min(index, state->offset + (state->lo < 0 ? pos : state->lo));
 		int32		newhi = Max(index, state->offset + (state->lo < 0 ? pos : state->hi));
