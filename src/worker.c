@@ -30,6 +30,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 
 #include "worker.h"
 
@@ -88,6 +89,9 @@ WorkerRunTick(void)
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	/* A background worker arms statement_timeout itself, as postgres.c does per query. */
+	if (StatementTimeout > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "SELECT rollout.tick()");
@@ -121,6 +125,8 @@ WorkerRunTick(void)
 
 	SPI_finish();
 	PopActiveSnapshot();
+	if (StatementTimeout > 0)
+		disable_timeout(STATEMENT_TIMEOUT, false);
 	CommitTransactionCommand();
 	pgstat_report_stat(true);
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -129,7 +135,8 @@ WorkerRunTick(void)
 
 /*
  * Runs WorkerRunTick, surviving its errors: a tick that fails (lock_timeout,
- * statement_timeout, a bug) is logged and rolled back, and the worker tries
+ * statement_timeout, which the worker arms for each tick, a bug) is logged
+ * and rolled back, and the worker tries
  * again at the next interval instead of exiting. FATAL errors (SIGTERM) still
  * end the process. Returns true after an error, so no "not installed" note.
  */
@@ -148,6 +155,9 @@ WorkerRunTickSafely(void)
 		MemoryContextSwitchTo(oldcontext);
 		EmitErrorReport();
 		FlushErrorState();
+		/* No timeout of the failed tick may fire while the worker sleeps. */
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		QueryCancelPending = false;
 		AbortCurrentTransaction();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		ereport(LOG,

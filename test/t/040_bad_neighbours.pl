@@ -3,8 +3,8 @@
 # locked by an open transaction all planted at once, tick() still advances
 # the healthy agent and rolls back the regressed one, reports the bad plan
 # as 'error' (kept in status) and the locked rollout as 'skipped' without
-# waiting for it. Then the worker meets lock_timeout errors and keeps
-# running (same pid) until it can tick again.
+# waiting for it. Then the worker meets lock_timeout and statement_timeout
+# errors and keeps running (same pid) until it can tick again.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -90,6 +90,18 @@ $node->wait_for_log(qr/pg_rollout worker: tick failed; retrying/, $offset2);
 is(worker_pid($node), $pid, 'after two lock timeouts the same worker is running');
 like(slurp_file($node->logfile, $offset), qr/canceling statement due to lock timeout/,
 	'the lock timeout is logged');
+# statement_timeout (armed by the worker for each tick) likewise.
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET lock_timeout = 0;
+	ALTER SYSTEM SET statement_timeout = '300ms';
+	SELECT pg_reload_conf();});
+my $offset3 = -s $node->logfile;
+$node->wait_for_log(qr/canceling statement due to statement timeout/, $offset3);
+$node->wait_for_log(qr/pg_rollout worker: tick failed; retrying/, $offset3);
+is(worker_pid($node), $pid, 'after a statement timeout the same worker is running');
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM RESET statement_timeout;
+	SELECT pg_reload_conf();});
 $holder->query_safe("SELECT pg_advisory_unlock($key)");
 $node->safe_psql('postgres', q{SELECT rollout.resume('locked')});
 ok( $node->poll_query_until('postgres', q{
