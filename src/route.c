@@ -42,6 +42,7 @@
 #include "common/pg_prng.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -583,7 +584,9 @@ rollout_route(PG_FUNCTION_ARGS)
 	if (a == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("agent \"%s\" does not exist", pnstrdup(agent_arg.data, agent_arg.len)),
+				 errmsg("agent \"%s\" does not exist",
+						pnstrdup(agent_arg.data, pg_mbcliplen(agent_arg.data, agent_arg.len,
+															  ROUTE_NAME_LEN))),
 				 errdetail("Argument \"agent\" must name an agent created with rollout.create_agent().")));
 
 	RouteCheckService(a);

@@ -346,7 +346,8 @@ BEGIN
 	SELECT l.version INTO v_version FROM rollout.labels l
 		WHERE l.agent = p_agent AND l.label = p_ref;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'label "%" of agent "%" does not exist', p_ref, p_agent
+		RAISE EXCEPTION 'label "%" of agent "%" does not exist',
+			CASE WHEN octet_length(p_ref) > 100 THEN left(p_ref, 100) || '...' ELSE p_ref END, p_agent
 			USING ERRCODE = 'undefined_object',
 				  DETAIL = 'Argument "ref" must be an existing version number or label.';
 	END IF;

@@ -368,6 +368,28 @@ BEGIN
 END
 $$;
 
+-- The last error tick() met evaluating a rollout (NULL after a clean
+-- evaluation); rollout.status shows it.
+ALTER TABLE rollout.rollouts
+	ADD COLUMN last_error		text,
+	ADD COLUMN last_error_at	timestamptz;
+
+-- A number of seconds from a plan (e.g. evaluation_interval_seconds), or
+-- p_default when the key is missing or not a finite non-negative number:
+-- a bad value in one plan never breaks a query over every rollout.
+CREATE FUNCTION rollout._plan_seconds(p_plan jsonb, p_key text, p_default float8)
+RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN jsonb_typeof(p_plan->p_key) = 'number'
+					 AND (p_plan->>p_key)::numeric BETWEEN 0 AND 1e9
+				THEN (p_plan->>p_key)::float8 ELSE p_default END
+$$;
+GRANT EXECUTE ON FUNCTION rollout._plan_seconds(jsonb, text, float8) TO rollout_reader;
+
+-- Evaluates every active rollout once at the clock `at` (NULL: now()) and
+-- returns one row per rollout acted on, waiting, skipped or in error.
 CREATE FUNCTION rollout.tick(at timestamptz DEFAULT pg_catalog.now())
 RETURNS TABLE (rollout_id bigint, agent text, action text, detail text)
 LANGUAGE plpgsql
@@ -379,28 +401,51 @@ DECLARE
 	r rollout.rollouts;
 	res record;
 	v_interval interval;
+	v_msg text;
 BEGIN
-	PERFORM rollout._require_arg(at, 'at');
+	at := coalesce(at, pg_catalog.now());
+	IF NOT isfinite(at) THEN
+		RAISE EXCEPTION 'argument "at" must be a finite time'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	-- Ticks from the worker and from cron never overlap.
 	PERFORM pg_advisory_xact_lock(7286523461853490001);
 	PERFORM rollout.refresh_aggregates(at);
 	PERFORM rollout._flush_exposures_into_totals(at);
 
+	-- Each rollout on its own: a row locked by another transaction is
+	-- skipped (never waited for), and an error in one rollout is reported
+	-- and kept in last_error while the others go on.
 	FOR v_id IN SELECT x.id FROM rollout.rollouts x
 				WHERE rollout.is_active_state(x.state) ORDER BY x.id LOOP
 		-- Lock the row and re-read it: a concurrent promote/rollback may have won.
-		SELECT * INTO r FROM rollout.rollouts x WHERE x.id = v_id FOR UPDATE;
+		SELECT * INTO r FROM rollout.rollouts x WHERE x.id = v_id FOR UPDATE SKIP LOCKED;
+		IF NOT FOUND THEN
+			SELECT * INTO r FROM rollout.rollouts x WHERE x.id = v_id;
+			CONTINUE WHEN NOT FOUND;
+			rollout_id := r.id;
+			agent := r.agent;
+			action := 'skipped';
+			detail := 'the rollout is locked by another transaction; the next tick evaluates it';
+			RETURN NEXT;
+			CONTINUE;
+		END IF;
 		CONTINUE WHEN NOT rollout.is_active_state(r.state);
 		rollout_id := r.id;
 		agent := r.agent;
 		IF r.state IN ('paused', 'awaiting_approval') THEN
 			CONTINUE;
 		END IF;
-		v_interval := make_interval(secs => coalesce((r.plan->>'evaluation_interval_seconds')::float8, 300));
-		IF r.last_eval_at IS NOT NULL AND at < r.last_eval_at + v_interval THEN
-			CONTINUE;
-		END IF;
 		BEGIN
+			IF jsonb_typeof(r.plan->'evaluation_interval_seconds') NOT IN ('number', 'null') THEN
+				RAISE EXCEPTION 'plan of rollout % has a bad "evaluation_interval_seconds"', r.id
+					USING ERRCODE = 'invalid_parameter_value',
+						  DETAIL = 'It must be a number of seconds.';
+			END IF;
+			v_interval := make_interval(secs => coalesce((r.plan->>'evaluation_interval_seconds')::float8, 300));
+			IF r.last_eval_at IS NOT NULL AND at < r.last_eval_at + v_interval THEN
+				CONTINUE;
+			END IF;
 			IF r.state = 'shadow' THEN
 				UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
 				res := rollout._tick_shadow(r, at);
@@ -416,9 +461,16 @@ BEGIN
 			END IF;
 			action := coalesce(res.action, 'wait');
 			detail := coalesce(res.detail, 'A/B test running; end it with rollout.promote() or rollout.rollback()');
+			IF r.last_error IS NOT NULL THEN
+				UPDATE rollout.rollouts x SET last_error = NULL, last_error_at = NULL
+				WHERE x.id = r.id;
+			END IF;
 		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
 			action := 'error';
-			detail := SQLERRM;
+			detail := v_msg;
+			UPDATE rollout.rollouts x SET last_error = left(v_msg, 1000), last_error_at = at
+			WHERE x.id = r.id;
 		END;
 		RETURN NEXT;
 	END LOOP;
@@ -426,7 +478,7 @@ BEGIN
 	-- After the stable period, refresh the promoted version's baseline metrics.
 	FOR r IN SELECT * FROM rollout.rollouts x
 			 WHERE x.state = 'promoted' AND x.baseline_refreshed_at IS NULL
-			   AND x.promoted_at + make_interval(secs => coalesce((x.plan->>'stable_period_seconds')::float8, 14400)) <= at
+			   AND x.promoted_at + make_interval(secs => rollout._plan_seconds(x.plan, 'stable_period_seconds', 14400)) <= at
 			 FOR UPDATE SKIP LOCKED LOOP
 		INSERT INTO rollout.baselines (agent, version, rollout_id, refreshed_at, metrics)
 			VALUES (r.agent, r.candidate, r.id, at,
