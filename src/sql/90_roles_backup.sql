@@ -227,7 +227,8 @@ GRANT EXECUTE ON FUNCTION
 	rollout.exposure_counts,
 	rollout._normalize_plan,
 	rollout.validate_plan,
-	rollout.in_blackout
+	rollout.in_blackout,
+	rollout._plan_seconds
 	TO rollout_reader;
 GRANT SELECT ON
 	rollout.agents, rollout.versions, rollout.labels, rollout.label_history, rollout.events,
@@ -235,6 +236,7 @@ GRANT SELECT ON
 	rollout.plan_presets, rollout.outcome_settings, rollout.quality_scales,
 	rollout.outcomes, rollout.shadow_pairs, rollout.outcome_windows, rollout.shadow_windows,
 	rollout.outcome_watermark, rollout.exposure_totals, rollout.gate_tallies,
+	rollout.outcome_rejects,
 	rollout.status, rollout.comparison, rollout.exposures
 	TO rollout_reader;
 
@@ -279,3 +281,5 @@ GRANT EXECUTE ON FUNCTION
 GRANT INSERT, UPDATE, DELETE ON rollout.plan_presets TO rollout_admin;
 GRANT UPDATE ON rollout.outcome_settings TO rollout_admin;
 GRANT INSERT, UPDATE, DELETE ON rollout.quality_scales TO rollout_admin;
+-- Rows that could not be folded or drained: admins clear them once handled.
+GRANT DELETE ON rollout.outcome_rejects TO rollout_admin;
