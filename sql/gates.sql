@@ -147,3 +147,15 @@ SELECT at, action, detail FROM log ORDER BY at, action;
 SELECT action, reason FROM rollout.events
   WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts) AND action IN ('alert', 'advance', 'hold') ORDER BY id;
 SELECT rollout.rollback('gate-bot', 'test over', at => '2026-05-07 09:05+00');
+
+-- Pausing stops advancement, never protection: a paused rollout whose
+-- candidate starts failing is still rolled back by its rollback gate.
+TRUNCATE log;
+SELECT rollout.start('gate-bot', 3, '{"steps": [{"percent": 10, "bake": "1 hour"}, {"percent": 100}]}',
+                     at => '2026-05-08 08:00+00') > 0 AS started;
+SELECT rollout.pause('gate-bot', 'release freeze', at => '2026-05-08 08:01+00');
+CALL pg_temp.traffic('gate-bot', '2026-05-08 08:00+00', 12, 4);
+SELECT at, action, detail FROM log ORDER BY at, action;
+SELECT state FROM rollout.rollouts WHERE id = (SELECT max(id) FROM rollout.rollouts);
+SELECT action, old->>'state' AS was, reason FROM rollout.events
+  WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts) ORDER BY id;

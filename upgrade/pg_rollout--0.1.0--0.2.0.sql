@@ -739,6 +739,41 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION rollout._tick_protect(r rollout.rollouts, p_at timestamptz,
+									  OUT action text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	g jsonb;
+	v rollout.gate_verdict;
+	v_now boolean;
+BEGIN
+	action := 'wait';
+	detail := pg_catalog.format('%s: only the gates that roll back are evaluated', r.state);
+	IF r.stage < 1 OR r.percent <= 0 THEN
+		RETURN;
+	END IF;
+	UPDATE rollout.rollouts SET last_eval_at = p_at WHERE id = r.id;
+	FOR g IN SELECT x FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) x
+			 WHERE x->>'action' IN ('rollback', 'rollback_now') LOOP
+		IF g->>'test' IN ('event_share', 'sequential') THEN
+			v := rollout._evaluate_gate_av(r, g, p_at);
+		ELSE
+			v := rollout._evaluate_gate(r, g, p_at);
+		END IF;
+		PERFORM rollout._store_verdict(r, g, v, p_at, v.verdict = 'fail');
+		IF v.verdict = 'fail' THEN
+			v_now := g->>'action' = 'rollback_now';
+			detail := pg_catalog.format('gate %s failed while %s: %s', g->>'name', r.state, v.detail);
+			PERFORM rollout._finish_rollback(r, v_now, g->>'action', detail, p_at);
+			action := g->>'action';
+			RETURN;
+		END IF;
+	END LOOP;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION rollout._tick_canary(r rollout.rollouts, p_at timestamptz,
 									 OUT action text, OUT detail text)
 LANGUAGE plpgsql
@@ -937,7 +972,8 @@ $$;
 REVOKE ALL ON FUNCTION rollout._tally_gate(rollout.rollouts, jsonb, timestamptz),
 	rollout._eta(interval, float8),
 	rollout._evaluate_gate_av(rollout.rollouts, jsonb, timestamptz),
-	rollout._boost(rollout.rollouts, timestamptz) FROM PUBLIC;
+	rollout._boost(rollout.rollouts, timestamptz),
+	rollout._tick_protect(rollout.rollouts, timestamptz) FROM PUBLIC;
 -- end of default gates (issue 9)
 
 -- hardening (issue 10)
@@ -2823,3 +2859,112 @@ GRANT UPDATE ON rollout.outcome_settings TO rollout_admin;
 GRANT INSERT, UPDATE, DELETE ON rollout.quality_scales TO rollout_admin;
 -- Rows that could not be folded or drained: admins clear them once handled.
 GRANT DELETE ON rollout.outcome_rejects TO rollout_admin;
+
+-- functions changed by more than one section above, as this release has them
+-- (a later section would otherwise leave an earlier issue's version).
+
+CREATE OR REPLACE FUNCTION rollout.tick(at timestamptz DEFAULT pg_catalog.now())
+RETURNS TABLE (rollout_id bigint, agent text, action text, detail text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+	r rollout.rollouts;
+	res record;
+	v_interval interval;
+	v_msg text;
+BEGIN
+	at := coalesce(at, pg_catalog.now());
+	IF NOT isfinite(at) THEN
+		RAISE EXCEPTION 'argument "at" must be a finite time'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- Ticks from the worker and from cron never overlap.
+	PERFORM pg_advisory_xact_lock(7286523461853490001);
+	PERFORM rollout.refresh_aggregates(at);
+	PERFORM rollout._flush_exposures_into_totals(at);
+
+	-- Each rollout on its own: a row locked by another transaction is
+	-- skipped (never waited for), and an error in one rollout is reported
+	-- and kept in last_error while the others go on.
+	FOR v_id IN SELECT x.id FROM rollout.rollouts x
+				WHERE rollout.is_active_state(x.state) ORDER BY x.id LOOP
+		-- Lock the row and re-read it: a concurrent promote/rollback may have won.
+		SELECT * INTO r FROM rollout.rollouts x WHERE x.id = v_id FOR UPDATE SKIP LOCKED;
+		IF NOT FOUND THEN
+			SELECT * INTO r FROM rollout.rollouts x WHERE x.id = v_id;
+			CONTINUE WHEN NOT FOUND;
+			rollout_id := r.id;
+			agent := r.agent;
+			action := 'skipped';
+			detail := 'the rollout is locked by another transaction; the next tick evaluates it';
+			RETURN NEXT;
+			CONTINUE;
+		END IF;
+		CONTINUE WHEN NOT rollout.is_active_state(r.state);
+		rollout_id := r.id;
+		agent := r.agent;
+		BEGIN
+			IF jsonb_typeof(r.plan->'evaluation_interval_seconds') NOT IN ('number', 'null') THEN
+				RAISE EXCEPTION 'plan of rollout % has a bad "evaluation_interval_seconds"', r.id
+					USING ERRCODE = 'invalid_parameter_value',
+						  DETAIL = 'It must be a number of seconds.';
+			END IF;
+			v_interval := make_interval(secs => coalesce((r.plan->>'evaluation_interval_seconds')::float8, 300));
+			IF r.last_eval_at IS NOT NULL AND at < r.last_eval_at + v_interval THEN
+				CONTINUE;
+			END IF;
+			IF r.state IN ('paused', 'awaiting_approval') THEN
+				-- Pausing stops advancement, never protection.
+				res := rollout._tick_protect(r, at);
+			ELSIF r.state = 'shadow' THEN
+				UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
+				res := rollout._tick_shadow(r, at);
+			ELSIF r.strategy = 'ab_test' THEN
+				UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
+				res := rollout._tick_canary(r, at);
+				IF res.action IN ('advance', 'promote', 'wait') THEN
+					-- A/B tests record verdicts; a person picks the winner.
+					res := NULL;
+				END IF;
+			ELSE
+				res := rollout._tick_canary(r, at);
+			END IF;
+			action := coalesce(res.action, 'wait');
+			detail := coalesce(res.detail, 'A/B test running; end it with rollout.promote() or rollout.rollback()');
+			IF r.last_error IS NOT NULL THEN
+				UPDATE rollout.rollouts x SET last_error = NULL, last_error_at = NULL
+				WHERE x.id = r.id;
+			END IF;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+			action := 'error';
+			detail := v_msg;
+			UPDATE rollout.rollouts x SET last_error = left(v_msg, 1000), last_error_at = at
+			WHERE x.id = r.id;
+		END;
+		RETURN NEXT;
+	END LOOP;
+
+	-- After the stable period, refresh the promoted version's baseline metrics.
+	FOR r IN SELECT * FROM rollout.rollouts x
+			 WHERE x.state = 'promoted' AND x.baseline_refreshed_at IS NULL
+			   AND x.promoted_at + make_interval(secs => rollout._plan_seconds(x.plan, 'stable_period_seconds', 14400)) <= at
+			 FOR UPDATE SKIP LOCKED LOOP
+		INSERT INTO rollout.baselines (agent, version, rollout_id, refreshed_at, metrics)
+			VALUES (r.agent, r.candidate, r.id, at,
+					rollout._stage_metrics(r.id, r.promoted_at, at));
+		UPDATE rollout.rollouts x SET baseline_refreshed_at = at WHERE x.id = r.id;
+		PERFORM rollout._log_event(r.agent, r.id, 'baseline_refresh', NULL,
+			jsonb_build_object('version', r.candidate), 'stable period over', at);
+		rollout_id := r.id;
+		agent := r.agent;
+		action := 'baseline_refresh';
+		detail := pg_catalog.format('version %s is the new baseline', r.candidate);
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+

@@ -173,6 +173,45 @@ BEGIN
 END
 $$;
 
+-- A paused or awaiting_approval rollout: its candidate still serves, so
+-- the gates that roll back (rollback, rollback_now) are still evaluated,
+-- and a failing one rolls it back at once. Nothing else is evaluated and
+-- nothing advances.
+CREATE FUNCTION rollout._tick_protect(r rollout.rollouts, p_at timestamptz,
+									  OUT action text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	g jsonb;
+	v rollout.gate_verdict;
+	v_now boolean;
+BEGIN
+	action := 'wait';
+	detail := pg_catalog.format('%s: only the gates that roll back are evaluated', r.state);
+	IF r.stage < 1 OR r.percent <= 0 THEN
+		RETURN;
+	END IF;
+	UPDATE rollout.rollouts SET last_eval_at = p_at WHERE id = r.id;
+	FOR g IN SELECT x FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) x
+			 WHERE x->>'action' IN ('rollback', 'rollback_now') LOOP
+		IF g->>'test' IN ('event_share', 'sequential') THEN
+			v := rollout._evaluate_gate_av(r, g, p_at);
+		ELSE
+			v := rollout._evaluate_gate(r, g, p_at);
+		END IF;
+		PERFORM rollout._store_verdict(r, g, v, p_at, v.verdict = 'fail');
+		IF v.verdict = 'fail' THEN
+			v_now := g->>'action' = 'rollback_now';
+			detail := pg_catalog.format('gate %s failed while %s: %s', g->>'name', r.state, v.detail);
+			PERFORM rollout._finish_rollback(r, v_now, g->>'action', detail, p_at);
+			action := g->>'action';
+			RETURN;
+		END IF;
+	END LOOP;
+END
+$$;
+
 -- Evaluates the gates of one locked canary rollout and acts on them.
 CREATE FUNCTION rollout._tick_canary(r rollout.rollouts, p_at timestamptz,
 									 OUT action text, OUT detail text)
@@ -433,9 +472,6 @@ BEGIN
 		CONTINUE WHEN NOT rollout.is_active_state(r.state);
 		rollout_id := r.id;
 		agent := r.agent;
-		IF r.state IN ('paused', 'awaiting_approval') THEN
-			CONTINUE;
-		END IF;
 		BEGIN
 			IF jsonb_typeof(r.plan->'evaluation_interval_seconds') NOT IN ('number', 'null') THEN
 				RAISE EXCEPTION 'plan of rollout % has a bad "evaluation_interval_seconds"', r.id
@@ -446,7 +482,10 @@ BEGIN
 			IF r.last_eval_at IS NOT NULL AND at < r.last_eval_at + v_interval THEN
 				CONTINUE;
 			END IF;
-			IF r.state = 'shadow' THEN
+			IF r.state IN ('paused', 'awaiting_approval') THEN
+				-- Pausing stops advancement, never protection.
+				res := rollout._tick_protect(r, at);
+			ELSIF r.state = 'shadow' THEN
 				UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
 				res := rollout._tick_shadow(r, at);
 			ELSIF r.strategy = 'ab_test' THEN

@@ -12,8 +12,8 @@ nothing here evaluates a gate.
 
 A run ends at its first action (hold, hold_for_approval, rollback,
 rollback_now, freeze), at promotion, when a regressed candidate reaches the
-25% step (it slipped through), or at the horizon. The run is then paused so
-that tick() leaves it alone. The result, one line per run, goes to a CSV.
+25% step (it slipped through), or at the horizon. The run is then rolled
+back so that tick() leaves it alone. The result, one line per run, goes to a CSV.
 
 Traffic: per_hour requests an hour per agent, exactly per_hour / 12 per
 slot; each goes to the candidate with probability percent / 100. Healthy
@@ -220,7 +220,9 @@ def main():
                 result[r] = ('horizon', st, p, secs, exposed[r], 'still at %g%%' % p)
         for r, (st, p, state) in now.items():
             if r in result and state in ('canary', 'holding', 'awaiting_approval'):
-                cur.execute("SELECT rollout.pause(%s, 'simulation: run over', %s)", (rid[r], end))
+                # a final state: tick() leaves it alone (a paused rollout
+                # would still have its rollback gates evaluated)
+                cur.execute("SELECT rollout.rollback(%s, 'simulation: run over', at => %s)", (rid[r], end))
         slot += 1
         if slot % 48 == 0:
             cur.execute("VACUUM ANALYZE rollout.rollouts, rollout.gate_tallies, rollout.outcome_windows")
