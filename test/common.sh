@@ -30,9 +30,13 @@ make_workdir() {
 
 # lock_and_install PG_CONFIG: several developers may share one machine and
 # its one installed library, so a run holds a lock from install to the end.
+# The lock is per installation (pkglibdir): runs against different
+# PostgreSQL installations do not wait for each other.
 lock_and_install() {
-  exec 9>/tmp/pg_rollout_test.lock
-  chmod 666 /tmp/pg_rollout_test.lock 2>/dev/null || true
+  local lock
+  lock=/tmp/pg_rollout_test.$("$1" --pkglibdir | md5sum | cut -c1-12).lock
+  exec 9>"$lock"
+  chmod 666 "$lock" 2>/dev/null || true
   flock 9
   make -s install PG_CONFIG="$1" >/dev/null
 }
