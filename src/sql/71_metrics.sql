@@ -3,7 +3,8 @@
 -- gauges. It reads rollout.status, the window aggregates (arm_summary),
 -- the exposure totals, the gate results and the events, never raw outcomes.
 -- contrib/prometheus/queries.yaml maps it for postgres_exporter;
--- docs/operations.md ("Monitoring") lists the series.
+-- docs/operations.md ("Monitoring") lists the series. rollout.arm_windows()
+-- gives the per-window series of contrib/grafana/pg_rollout.json.
 
 -- Every metric sample now. SECURITY DEFINER so that rollout_reader can read
 -- it whatever the grants of the helpers it calls (sketch merges, windows).
@@ -141,3 +142,35 @@ FROM rollout._metrics() m;
 REVOKE ALL ON FUNCTION rollout._metrics() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rollout._metrics() TO rollout_reader, rollout_operator, rollout_admin;
 GRANT SELECT ON rollout.metrics TO rollout_reader, rollout_operator, rollout_admin;
+
+-- Per-window, per-arm series of a rollout for dashboards (contrib/grafana):
+-- rates, mean quality and latency quantiles of every 5-minute aggregation
+-- window starting in [from_at, to_at), shadow outcomes apart. Reads the
+-- window aggregates only. SECURITY DEFINER for the sketch functions.
+CREATE FUNCTION rollout.arm_windows(rollout_id bigint, from_at timestamptz DEFAULT '-infinity',
+									to_at timestamptz DEFAULT 'infinity')
+RETURNS TABLE(window_start timestamptz, stage integer, arm text, shadow boolean, n bigint,
+			  success_rate float8, error_rate float8, safety_rate float8, quality_mean float8,
+			  latency_p50 float8, latency_p95 float8, latency_p99 float8, cost_median float8)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT w.window_start, w.stage, w.arm, w.shadow, w.n,
+		   w.n_success::float8 / nullif(w.n_success_known, 0),
+		   w.n_error::float8 / nullif(w.n, 0),
+		   w.n_safety::float8 / nullif(w.n, 0),
+		   w.sum_quality / nullif(w.n_quality, 0),
+		   rollout.ddsketch_quantile(w.latency_sketch, 0.5),
+		   rollout.ddsketch_quantile(w.latency_sketch, 0.95),
+		   rollout.ddsketch_quantile(w.latency_sketch, 0.99),
+		   rollout.ddsketch_quantile(w.cost_sketch, 0.5)
+	FROM rollout.outcome_windows w
+	WHERE w.rollout_id = arm_windows.rollout_id
+	  AND w.window_start >= from_at AND w.window_start < to_at
+	ORDER BY w.window_start, w.arm, w.shadow, w.stage
+$$;
+
+REVOKE ALL ON FUNCTION rollout.arm_windows(bigint, timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rollout.arm_windows(bigint, timestamptz, timestamptz)
+	TO rollout_reader, rollout_operator, rollout_admin;
