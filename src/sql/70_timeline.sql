@@ -120,7 +120,9 @@ BEGIN
 						   coalesce(round(g.value_baseline::numeric, 4)::text, '-')) ELSE '' END,
 				   pg_catalog.format(', n %s/%s', coalesce(g.n_candidate, 0), coalesce(g.n_baseline, 0)),
 				   CASE WHEN g.p_value IS NOT NULL THEN
-					   pg_catalog.format(', p %s', pg_catalog.btrim(pg_catalog.to_char(g.p_value, '9.99EEEE'))) ELSE '' END,
+					   pg_catalog.format(', p %s', CASE WHEN g.p_value >= 0.001 THEN round(g.p_value::numeric, 4)::text
+							ELSE pg_catalog.btrim(pg_catalog.to_char(g.p_value::numeric, '9.99EEEE')) END)
+				   ELSE '' END,
 				   CASE WHEN g.acted THEN pg_catalog.format(' -> %s', g.action) ELSE '' END),
 			   NULL, 1, g.id
 		FROM (SELECT gr.*, pg_catalog.lag(gr.verdict) OVER (PARTITION BY gr.rollout_id, gr.gate
