@@ -83,11 +83,12 @@ SELECT action, detail FROM rollout.tick('2026-02-04 11:05+00');
 SELECT state, stage, percent, shadow_percent FROM rollout.rollouts WHERE agent = 'ops-bot' ORDER BY id DESC LIMIT 1;
 SELECT rollout.rollback('ops-bot', at => '2026-02-04 11:10+00');
 
--- A stage that starts inside a 5-minute window counts that window's outcomes.
+-- A stage that starts inside a 5-minute window counts that window's outcomes
+-- (always-valid gates count a window once it has ended: tick at 10:06).
 SELECT rollout.start('ops-bot', 3, (SELECT p FROM plan), at => '2026-02-06 10:02+00') > 0 AS started;
 SELECT rollout.record('ops-bot', 3, 'u' || i, success => true, at => '2026-02-06 10:03+00') FROM generate_series(1, 3) i;
 SELECT rollout.record('ops-bot', 1, 'v' || i, success => true, at => '2026-02-06 10:03+00') FROM generate_series(1, 4) i;
-SELECT action FROM rollout.tick('2026-02-06 10:04+00');
+SELECT action FROM rollout.tick('2026-02-06 10:06+00');
 SELECT samples_candidate, samples_baseline FROM rollout.status WHERE agent = 'ops-bot';
 SELECT gate, n_candidate, n_baseline, window_from FROM rollout.gate_results
   WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts WHERE agent = 'ops-bot');

@@ -38,6 +38,10 @@ CREATE TEMP TABLE v_sequential (estimate float8, std_error float8, n bigint, mar
 	alternative text, alpha float8, tuning float8, p_value float8, lower float8, upper float8);
 \copy v_sequential FROM 'test/stats/sequential.csv' WITH (FORMAT csv, HEADER true)
 
+CREATE TEMP TABLE v_event_share (x_candidate bigint[], x_baseline bigint[], share float8[],
+	ratio float8, alternative text, log_e float8, p_value float8, estimate float8);
+\copy v_event_share FROM 'test/stats/event_share.csv' WITH (FORMAT csv, HEADER true)
+
 CREATE TEMP TABLE checks AS
 SELECT 'proportion_test' AS function, v.method AS variant,
 	pg_temp.within(r.statistic, v.statistic, 1e-12) AND pg_temp.within(r.p_value, v.p_value, 1e-305) AS ok,
@@ -87,7 +91,14 @@ SELECT 'sequential_test', v.alternative,
 	format('%s: got %s', v, r)
 FROM v_sequential v,
 	LATERAL rollout.sequential_test(v.estimate, v.std_error, v.n, v.margin, v.alternative,
-		v.alpha, v.tuning) r;
+		v.alpha, v.tuning) r
+UNION ALL
+SELECT 'event_share_test', v.alternative,
+	pg_temp.within(r.log_e, v.log_e, 1e-12) AND pg_temp.within(r.p_value, v.p_value, 1e-305)
+		AND (pg_temp.within(r.estimate, v.estimate, 1e-12) OR (r.estimate IS NULL AND v.estimate = 'NaN')),
+	format('%s: got %s', v, r)
+FROM v_event_share v,
+	LATERAL rollout.event_share_test(v.x_candidate, v.x_baseline, v.share, v.ratio, v.alternative) r;
 
 -- Per function: how many vectors were checked and how many missed.
 SELECT function, count(*) AS vectors, count(*) FILTER (WHERE NOT ok) AS outside_tolerance

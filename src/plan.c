@@ -33,7 +33,7 @@ static const char *const top_keys[] = {
 	"strategy", "stickiness", "shadow", "steps", "experiment", "variants", "rules",
 	"flags", "pinning", "judge_rate", "evaluation_interval",
 	"evaluation_interval_seconds", "blackouts", "extend", "stable_period",
-	"stable_period_seconds", "gates", NULL
+	"stable_period_seconds", "gates", "alpha", "srm_alpha", NULL
 };
 static const char *const step_keys[] = {"percent", "bake", "bake_seconds", "min_samples", NULL};
 static const char *const shadow_keys[] = {
@@ -355,6 +355,8 @@ PlanNormalize(json_t *plan, PlanError *err)
 	bool		moves_traffic;
 	bool		found;
 	double		judge_rate = 0.10;
+	double		budget;
+	double		srm_alpha;
 	PlanInterval iv;
 
 	if (!json_is_object(plan))
@@ -444,9 +446,33 @@ PlanNormalize(json_t *plan, PlanError *err)
 		goto fail;
 	PlanSetInterval(out, "stable_period", &iv);
 
+	/* the error budget: see SplitBudget() in plan_gates.c */
+	budget = PLAN_DEFAULT_ALPHA;
+	if (!PlanGetNumber(plan, "alpha", "", &found, &budget, err))
+		goto fail;
+	if (found && (budget <= 0 || budget >= 0.5))
+	{
+		PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, "alpha",
+				 "It is the chance that an identical candidate is ever held, sent for approval or rolled back, split over the gates (0.01 = 1%).",
+				 "must be greater than 0 and below 0.5, got %g", budget);
+		goto fail;
+	}
+	srm_alpha = budget * PLAN_SRM_SHARE;
+	if (!PlanGetNumber(plan, "srm_alpha", "", &found, &srm_alpha, err))
+		goto fail;
+	if (found && (srm_alpha <= 0 || srm_alpha >= budget))
+	{
+		PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, "srm_alpha",
+				 "It is the part of the plan's \"alpha\" the sample-ratio check spends; the gates share the rest.",
+				 "must be greater than 0 and below alpha (%g), got %g", budget, srm_alpha);
+		goto fail;
+	}
+	json_object_set_new(out, "alpha", PlanNumber(budget));
+	json_object_set_new(out, "srm_alpha", PlanNumber(srm_alpha));
+
 	if (!SetPart(out, "blackouts", PlanNormalizeBlackouts(json_object_get(plan, "blackouts"), "blackouts", err)) ||
 		!SetPart(out, "extend", PlanNormalizeExtend(json_object_get(plan, "extend"), "extend", err)) ||
-		!SetPart(out, "gates", PlanNormalizeGates(json_object_get(plan, "gates"), "gates", err)))
+		!SetPart(out, "gates", PlanNormalizeGates(json_object_get(plan, "gates"), "gates", budget, srm_alpha, err)))
 		goto fail;
 	return out;
 

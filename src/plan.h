@@ -108,7 +108,13 @@ extern json_t *PlanNormalizeBlackouts(json_t *value, const char *path, PlanError
 extern bool PlanInBlackout(json_t *blackouts, TimestampTz at);
 
 /* plan_gates.c: gate specifications */
-extern json_t *PlanNormalizeGates(json_t *value, const char *path, PlanError *err);
-extern json_t *PlanDefaultGates(void);
+/* Share of a plan's alpha given to the sample-ratio check; the gates share the rest. */
+#define PLAN_SRM_SHARE 0.1
+/* A plan's error budget when it gives no "alpha". */
+#define PLAN_DEFAULT_ALPHA 0.01
+
+extern json_t *PlanNormalizeGates(json_t *value, const char *path, double budget,
+								  double srm_alpha, PlanError *err);
+extern json_t *PlanDefaultGates(double budget, double srm_alpha);
 
 #endif							/* ROLLOUT_PLAN_H */

@@ -9,13 +9,23 @@
  * when it fails. Which comparison goes with which test is fixed here and
  * documented in docs/plans.md ("Gates"):
  *
- *	rate	proportion (default), sequential, hard_limit
- *	mean	welch (default), sequential, hard_limit
- *	median	mann_whitney (default), hard_limit
- *	p95/p99	hard_limit (quantiles of the window's latency sketch)
+ *	rate	event_share (default), proportion, sequential, hard_limit
+ *	mean	sequential (default), welch, hard_limit
+ *	median	event_share (default), mann_whitney, hard_limit
+ *	p95/p99	event_share (default), hard_limit
+ *
+ * event_share and sequential are always valid: they may be looked at every
+ * evaluation, and their data is the whole canary, not a rolling window.
+ * The others are fixed-horizon tests over a rolling window, for explicit
+ * plans and analysts (docs/statistics.md, "Peeking").
  *
  * proportion and sequential compare differences, so they take a margin,
- * not a ratio.
+ * not a ratio; event_share on a rate takes a margin.
+ *
+ * Each gate has two thresholds: "margin"/"ratio" is what non-inferiority
+ * must show to pass, "fail_margin"/"fail_ratio" (default: the same) is the
+ * degradation that must be shown to fail. A gate without "alpha" gets its
+ * share of the plan's error budget (PlanNormalizeGates).
  *
  *-------------------------------------------------------------------------
  */
@@ -50,42 +60,52 @@ static const char *const metric_names[] = {
 static const char *const gate_keys[] = {
 	"name", "metric", "kind", "comparison", "margin", "ratio", "higher_is_better",
 	"test", "mode", "alpha", "min_samples", "window", "window_seconds", "consecutive",
-	"action", "alert", NULL
+	"action", "alert", "fail_margin", "fail_ratio", "pass_alpha", "prove_at_percent", NULL
 };
 static const char *const kinds[] = {"boolean", "continuous", NULL};
 static const char *const comparisons[] = {"rate", "mean", "median", "p95", "p99", NULL};
-static const char *const tests[] = {"proportion", "mann_whitney", "welch", "sequential", "hard_limit", NULL};
+static const char *const tests[] = {
+	"event_share", "proportion", "mann_whitney", "welch", "sequential", "hard_limit", NULL
+};
 static const char *const modes[] = {"non_inferiority", "guardrail", NULL};
 static const char *const actions[] = {
 	"hold", "hold_for_approval", "rollback", "rollback_now", "alert", "freeze", "dry_run", NULL
 };
 
 /* Tests allowed for each comparison, the first one the default. */
-static const char *const rate_tests[] = {"proportion", "sequential", "hard_limit", NULL};
-static const char *const mean_tests[] = {"welch", "sequential", "hard_limit", NULL};
-static const char *const median_tests[] = {"mann_whitney", "hard_limit", NULL};
-static const char *const quantile_tests[] = {"hard_limit", NULL};
+static const char *const rate_tests[] = {"event_share", "proportion", "sequential", "hard_limit", NULL};
+static const char *const mean_tests[] = {"sequential", "welch", "hard_limit", NULL};
+static const char *const median_tests[] = {"event_share", "mann_whitney", "hard_limit", NULL};
+static const char *const quantile_tests[] = {"event_share", "hard_limit", NULL};
 
 /*
  * The default gates (seed 001), written as a user would and normalized
- * like any other gates. "success" is the primary non-inferiority gate.
+ * like any other gates; docs/plans.md ("Default gates") says why each is
+ * what it is. Every one is peeking-safe (event_share or sequential), takes
+ * its alpha from the plan's error budget, acts on shown harm at any count,
+ * and must show non-inferiority only from the 25% step on, where the
+ * traffic makes that possible within the presets' bake times.
  */
 static const char *const default_gates_json =
 "["
-"{\"name\": \"success\", \"metric\": \"success\", \"comparison\": \"rate\", \"margin\": 0.02,"
-" \"test\": \"proportion\", \"min_samples\": 500, \"window\": \"1 hour\", \"action\": \"hold\"},"
-"{\"name\": \"quality\", \"metric\": \"quality\", \"comparison\": \"mean\", \"margin\": 0.1,"
-" \"test\": \"welch\", \"min_samples\": 200, \"window\": \"1 hour\", \"action\": \"hold\", \"alert\": true},"
-"{\"name\": \"reliability\", \"metric\": \"error\", \"comparison\": \"rate\", \"margin\": 0.01,"
-" \"test\": \"proportion\", \"min_samples\": 500, \"window\": \"30 minutes\", \"consecutive\": 2,"
-" \"action\": \"rollback\", \"alert\": true},"
-"{\"name\": \"cost\", \"metric\": \"cost\", \"comparison\": \"median\", \"ratio\": 0.20,"
-" \"test\": \"mann_whitney\", \"min_samples\": 300, \"window\": \"2 hours\", \"action\": \"hold_for_approval\"},"
-"{\"name\": \"safety\", \"metric\": \"safety\", \"comparison\": \"rate\", \"margin\": 0,"
-" \"test\": \"proportion\", \"mode\": \"guardrail\", \"min_samples\": 0, \"window\": \"1 hour\","
+"{\"name\": \"success\", \"metric\": \"success\", \"comparison\": \"rate\", \"test\": \"event_share\","
+" \"margin\": 0.02, \"fail_margin\": 0, \"prove_at_percent\": 25, \"min_samples\": 500,"
+" \"window\": \"1 hour\", \"action\": \"hold\"},"
+"{\"name\": \"quality\", \"metric\": \"quality\", \"comparison\": \"mean\", \"test\": \"sequential\","
+" \"margin\": 0.1, \"fail_margin\": 0.05, \"prove_at_percent\": 25, \"min_samples\": 200,"
+" \"window\": \"1 hour\", \"action\": \"hold\", \"alert\": true},"
+"{\"name\": \"reliability\", \"metric\": \"error\", \"comparison\": \"rate\", \"test\": \"event_share\","
+" \"margin\": 0.01, \"fail_margin\": 0, \"prove_at_percent\": 25, \"min_samples\": 500,"
+" \"window\": \"30 minutes\", \"action\": \"rollback\", \"alert\": true},"
+"{\"name\": \"cost\", \"metric\": \"cost\", \"comparison\": \"median\", \"test\": \"event_share\","
+" \"ratio\": 0.20, \"fail_ratio\": 0.10, \"prove_at_percent\": 25, \"min_samples\": 300,"
+" \"window\": \"2 hours\", \"action\": \"hold_for_approval\"},"
+"{\"name\": \"safety\", \"metric\": \"safety\", \"comparison\": \"rate\", \"test\": \"event_share\","
+" \"margin\": 0, \"mode\": \"guardrail\", \"min_samples\": 0, \"window\": \"1 hour\","
 " \"action\": \"rollback_now\", \"alert\": true},"
-"{\"name\": \"latency\", \"metric\": \"latency_ms\", \"comparison\": \"p95\", \"ratio\": 0.15,"
-" \"test\": \"hard_limit\", \"min_samples\": 500, \"window\": \"30 minutes\", \"action\": \"hold\", \"alert\": true}"
+"{\"name\": \"latency\", \"metric\": \"latency_ms\", \"comparison\": \"p95\", \"test\": \"event_share\","
+" \"ratio\": 0.15, \"fail_ratio\": 0.075, \"prove_at_percent\": 25, \"min_samples\": 500,"
+" \"window\": \"30 minutes\", \"action\": \"hold\", \"alert\": true}"
 "]";
 
 /* Reads a word member from a list, with a default; errors name the list. */
@@ -148,6 +168,40 @@ GetMetric(json_t *gate, const char *path, const char **metric, const MetricInfo 
 					"unknown metric \"%s\"", *metric);
 }
 
+/*
+ * Reads the fail threshold: "fail_margin" with a margin, "fail_ratio" with
+ * a ratio, at most the pass threshold; absent, the pass threshold itself.
+ */
+static bool
+GetFailThreshold(json_t *gate, const char *path, bool is_margin, double threshold,
+				 bool is_rate, json_t *out, PlanError *err)
+{
+	const char *key = is_margin ? "fail_margin" : "fail_ratio";
+	const char *other = is_margin ? "fail_ratio" : "fail_margin";
+	double		value = threshold;
+	bool		found;
+	char		keypath[PLAN_PATH_LEN];
+
+	if (json_object_get(gate, other) != NULL && !json_is_null(json_object_get(gate, other)))
+	{
+		PlanPathKey(keypath, path, other);
+		return PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, keypath,
+						"The fail threshold is of the same kind as the threshold: \"fail_margin\" with \"margin\", \"fail_ratio\" with \"ratio\".",
+						"is not allowed with \"%s\"", is_margin ? "margin" : "ratio");
+	}
+	if (!PlanGetNumber(gate, key, path, &found, &value, err))
+		return false;
+	PlanPathKey(keypath, path, key);
+	if (found && (value < 0 || value > threshold))
+		return PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, keypath,
+						"It is the degradation a gate must show to fail, from 0 up to the threshold that non-inferiority must show to pass.",
+						"must be between 0 and %g, got %g", threshold, value);
+	json_object_set_new(out, "fail_margin", is_margin ? PlanNumber(value) : json_null());
+	json_object_set_new(out, "fail_ratio", is_margin ? json_null() : PlanNumber(value));
+	(void) is_rate;
+	return true;
+}
+
 /* Reads the threshold: exactly one of margin (absolute) and ratio (relative). */
 static bool
 GetThreshold(json_t *gate, const char *path, bool is_rate, const char *test,
@@ -187,14 +241,15 @@ GetThreshold(json_t *gate, const char *path, bool is_rate, const char *test,
 			return PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, keypath,
 							"The threshold is how much worse the candidate may be, relative to the baseline (0.20 = 20%).",
 							"must be between 0 and 10, got %g", ratio);
-		if (strcmp(test, "proportion") == 0 || strcmp(test, "sequential") == 0)
+		if (strcmp(test, "proportion") == 0 || strcmp(test, "sequential") == 0 ||
+			(is_rate && strcmp(test, "event_share") == 0))
 			return PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, keypath,
-							"The proportion and sequential tests compare differences; give an absolute \"margin\".",
+							"The proportion and sequential tests, and event_share on a rate, compare differences; give an absolute \"margin\".",
 							"is not supported by test \"%s\"", test);
 		json_object_set_new(out, "margin", json_null());
 		json_object_set_new(out, "ratio", PlanNumber(ratio));
 	}
-	return true;
+	return GetFailThreshold(gate, path, has_margin, has_margin ? margin : ratio, is_rate, out, err);
 }
 
 /* Normalizes one gate into a new object with every field. */
@@ -215,7 +270,10 @@ NormalizeGate(json_t *gate, const char *path, PlanError *err)
 				hib,
 				alert;
 	double		alpha = 0.05,
+				pass_alpha = 0.05,
+				prove_at = 0,
 				threshold;
+	bool		has_alpha;
 	int64		min_samples,
 				consecutive = 1;
 	PlanInterval window;
@@ -259,6 +317,10 @@ NormalizeGate(json_t *gate, const char *path, PlanError *err)
 		allowed_tests = median_tests;
 	else
 		allowed_tests = quantile_tests;
+	/* event_share counts values above a threshold in the window sketches */
+	if (!is_rate && allowed_tests != mean_tests &&
+		strcmp(metric, "latency_ms") != 0 && strcmp(metric, "cost") != 0)
+		allowed_tests++;
 	if (!GetWord(gate, "test", path, tests, allowed_tests[0], "test", &test, err))
 		return NULL;
 	if (PlanLookupWord(test, allowed_tests) < 0)
@@ -293,13 +355,34 @@ NormalizeGate(json_t *gate, const char *path, PlanError *err)
 
 	if (!GetWord(gate, "mode", path, modes, threshold > 0 ? "non_inferiority" : "guardrail",
 				 "mode", &mode, err) ||
-		!PlanGetNumber(gate, "alpha", path, &found, &alpha, err))
+		!PlanGetNumber(gate, "alpha", path, &has_alpha, &alpha, err))
 		goto fail;
-	if (found && (alpha <= 0 || alpha >= 1))
+	if (has_alpha && (alpha <= 0 || alpha >= 0.5))
 	{
 		PlanPathKey(keypath, path, "alpha");
-		PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, keypath, NULL,
-				 "must be between 0 and 1 (exclusive), got %g", alpha);
+		PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, keypath,
+				 "It is the chance the gate fails an identical candidate; omit it to take the gate's share of the plan's \"alpha\".",
+				 "must be greater than 0 and below 0.5, got %g", alpha);
+		goto fail;
+	}
+	if (!PlanGetNumber(gate, "pass_alpha", path, &found, &pass_alpha, err))
+		goto fail;
+	if (found && (pass_alpha <= 0 || pass_alpha >= 0.5))
+	{
+		PlanPathKey(keypath, path, "pass_alpha");
+		PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, keypath,
+				 "It is the chance the gate passes a candidate worse than its threshold.",
+				 "must be greater than 0 and below 0.5, got %g", pass_alpha);
+		goto fail;
+	}
+	if (!PlanGetNumber(gate, "prove_at_percent", path, &found, &prove_at, err))
+		goto fail;
+	if (found && (prove_at < 0 || prove_at > 100))
+	{
+		PlanPathKey(keypath, path, "prove_at_percent");
+		PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, keypath,
+				 "Below this candidate share the gate passes when no harm is shown; from it on, non-inferiority must be shown.",
+				 "must be between 0 and 100, got %g", prove_at);
 		goto fail;
 	}
 	if (!PlanGetSamples(gate, "min_samples", path, 100, &min_samples, err) ||
@@ -356,7 +439,10 @@ NormalizeGate(json_t *gate, const char *path, PlanError *err)
 	json_object_set_new(out, "higher_is_better", json_boolean(hib));
 	json_object_set_new(out, "test", json_string(test));
 	json_object_set_new(out, "mode", json_string(mode));
-	json_object_set_new(out, "alpha", PlanNumber(alpha));
+	/* PlanNormalizeGates fills a missing alpha from the plan's budget */
+	json_object_set_new(out, "alpha", has_alpha ? PlanNumber(alpha) : json_null());
+	json_object_set_new(out, "pass_alpha", PlanNumber(pass_alpha));
+	json_object_set_new(out, "prove_at_percent", PlanNumber(prove_at));
 	json_object_set_new(out, "min_samples", json_integer(min_samples));
 	PlanSetInterval(out, "window", &window);
 	json_object_set_new(out, "consecutive", json_integer(consecutive));
@@ -369,18 +455,61 @@ fail:
 	return NULL;
 }
 
+/* Whether a failing gate with this action holds, asks or rolls back. */
+static bool
+ActionStops(const char *action)
+{
+	return strcmp(action, "dry_run") != 0 && strcmp(action, "alert") != 0;
+}
+
+/*
+ * Splits the plan's error budget: the sample-ratio check takes srm_alpha
+ * (a tenth unless the plan says otherwise, PLAN_SRM_SHARE) and the gates
+ * without an "alpha" that stop a rollout (hold, ask for approval, roll
+ * back, freeze) share the rest equally (Bonferroni), so that with
+ * always-valid tests the chance an identical candidate is ever stopped
+ * stays within the budget. Alert and dry-run gates get the same share.
+ * A gate that gives its own alpha keeps it, outside the budget: plans of
+ * 0.1.0 spelled 0.05 on every gate, and must still load.
+ */
+static void
+SplitBudget(json_t *gates, double budget, double srm_alpha)
+{
+	int			shares = 0;
+	double		share;
+
+	for (size_t i = 0; i < json_array_size(gates); i++)
+	{
+		json_t	   *g = json_array_get(gates, i);
+
+		if (ActionStops(json_string_value(json_object_get(g, "action"))) &&
+			json_is_null(json_object_get(g, "alpha")))
+			shares++;
+	}
+	share = (budget - srm_alpha) / Max(shares, 1);
+	for (size_t i = 0; i < json_array_size(gates); i++)
+	{
+		json_t	   *g = json_array_get(gates, i);
+
+		if (json_is_null(json_object_get(g, "alpha")))
+			json_object_set_new(g, "alpha", PlanNumber(share));
+	}
+}
+
 /*
  * Normalizes the gates of a plan. Absent (or null) means the default
  * gates; an empty list is refused, since time alone never promotes.
+ * budget is the plan's alpha, split over the gates by SplitBudget().
  */
 json_t *
-PlanNormalizeGates(json_t *value, const char *path, PlanError *err)
+PlanNormalizeGates(json_t *value, const char *path, double budget, double srm_alpha,
+				   PlanError *err)
 {
 	json_t	   *out;
 	bool		acts = false;
 
 	if (value == NULL || json_is_null(value))
-		return PlanDefaultGates();
+		return PlanDefaultGates(budget, srm_alpha);
 	if (!PlanExpectArray(value, path, PLAN_MAX_GATES, err))
 		return NULL;
 	if (json_array_size(value) == 0)
@@ -426,6 +555,7 @@ PlanNormalizeGates(json_t *value, const char *path, PlanError *err)
 				 "must have at least one gate whose action is not \"dry_run\"");
 		goto fail;
 	}
+	SplitBudget(out, budget, srm_alpha);
 	return out;
 
 fail:
@@ -433,9 +563,9 @@ fail:
 	return NULL;
 }
 
-/* The default gates, normalized (a new reference). */
+/* The default gates, normalized with the given budget (a new reference). */
 json_t *
-PlanDefaultGates(void)
+PlanDefaultGates(double budget, double srm_alpha)
 {
 	json_error_t jerr;
 	PlanError	err;
@@ -445,7 +575,7 @@ PlanDefaultGates(void)
 	if (in == NULL)
 		elog(ERROR, "invalid default gates: %s", jerr.text);
 	memset(&err, 0, sizeof(err));
-	out = PlanNormalizeGates(in, "gates", &err);
+	out = PlanNormalizeGates(in, "gates", budget, srm_alpha, &err);
 	json_decref(in);
 	if (out == NULL)
 		elog(ERROR, "invalid default gates: %s: %s", err.path, err.reason);

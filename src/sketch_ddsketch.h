@@ -71,5 +71,6 @@ extern void DDSketchStateAdd(DDSketchState *state, float8 value);
 extern void DDSketchStateMerge(DDSketchState *state, const DDSketch *sketch);
 extern DDSketch *DDSketchStateFinish(const DDSketchState *state);
 extern float8 DDSketchQuantile(const DDSketch *sketch, float8 q);
+extern int64 DDSketchCountAbove(const DDSketch *sketch, float8 threshold);
 
 #endif							/* SKETCH_DDSKETCH_H */

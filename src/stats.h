@@ -87,4 +87,20 @@ extern void StatsSequential(double estimate, double std_error, int64 n,
 							double alpha, double tuning,
 							double *p_value, double *lower, double *upper);
 
+/* Events of one segment for the event-share test (stats_share.c). */
+typedef struct StatsShareSegment
+{
+	int64		x_candidate;	/* events in the candidate arm */
+	int64		x_baseline;		/* events in the baseline arm */
+	double		share;			/* candidate's share of exposures, in (0, 1) */
+} StatsShareSegment;
+
+/*
+ * Always-valid test of the ratio of the candidate's event rate to the
+ * baseline's from each arm's share of the events (mixture SPRT).
+ */
+extern void StatsEventShare(const StatsShareSegment *seg, int nseg, double theta0,
+							StatsAlternative alternative,
+							double *log_e, double *p_value, double *estimate);
+
 #endif							/* ROLLOUT_STATS_H */

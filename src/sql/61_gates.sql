@@ -112,6 +112,349 @@ BEGIN
 END
 $$;
 
+-- Running tallies of the always-valid gates (tests event_share and
+-- sequential): per rollout, gate and stage, what the gate's test reads from
+-- the windows counted so far. A window is counted once, after it has ended,
+-- so a tick costs the same after 10 days as after 10 minutes. What the
+-- columns hold depends on the gate:
+--   rate      n = exposures, x = events (errors, safety flags, failures)
+--   quantile  n = values, x = values above the fail threshold, y = above
+--             the pass threshold; both thresholds come from the baseline's
+--             windows before the counted ones, so they are fixed before the
+--             counts they apply to (docs/statistics.md)
+--   mean      n, sum, sumsq of the values
+-- The sample-ratio check keeps its own rows (gate '.srm', n = outcomes).
+CREATE TABLE rollout.gate_tallies (
+	rollout_id		bigint NOT NULL REFERENCES rollout.rollouts (id),
+	gate			text NOT NULL,
+	stage			integer NOT NULL,
+	counted_to		timestamptz NOT NULL,	-- windows starting before this are counted
+	n_candidate		bigint NOT NULL DEFAULT 0,
+	n_baseline		bigint NOT NULL DEFAULT 0,
+	x_candidate		bigint NOT NULL DEFAULT 0,
+	x_baseline		bigint NOT NULL DEFAULT 0,
+	y_candidate		bigint NOT NULL DEFAULT 0,
+	y_baseline		bigint NOT NULL DEFAULT 0,
+	sum_candidate	float8 NOT NULL DEFAULT 0,
+	sum_baseline	float8 NOT NULL DEFAULT 0,
+	sumsq_candidate	float8 NOT NULL DEFAULT 0,
+	sumsq_baseline	float8 NOT NULL DEFAULT 0,
+	baseline_quantile float8,			-- quantile gates: the last threshold base
+	PRIMARY KEY (rollout_id, gate, stage)
+);
+SELECT pg_catalog.pg_extension_config_dump('rollout.gate_tallies', '');
+REVOKE ALL ON rollout.gate_tallies FROM PUBLIC;
+GRANT SELECT ON rollout.gate_tallies TO rollout_reader, rollout_operator, rollout_admin;
+
+-- Adds the windows of the current stage that ended since the last count to
+-- the gate's tally row, and returns nothing. g is a normalized gate, or
+-- {"name": ".srm"} for the sample-ratio check.
+CREATE FUNCTION rollout._tally_gate(r rollout.rollouts, g jsonb, p_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_gate text := g->>'name';
+	v_metric text := coalesce(g->>'metric', '.srm');
+	v_cmp text := coalesce(g->>'comparison', 'rate');
+	v_q float8 := CASE g->>'comparison' WHEN 'median' THEN 0.5 WHEN 'p95' THEN 0.95 ELSE 0.99 END;
+	v_window interval := make_interval(secs => coalesce((g->>'window_seconds')::float8, 3600));
+	v_from timestamptz;
+	v_to timestamptz := rollout.window_start(p_at);
+	v_base float8;
+	v_fail float8;
+	v_pass float8;
+	t record;
+	v_nc bigint := 0;
+	v_nb bigint := 0;
+	v_xc bigint := 0;
+	v_xb bigint := 0;
+	v_yc bigint := 0;
+	v_yb bigint := 0;
+BEGIN
+	SELECT x.counted_to INTO v_from FROM rollout.gate_tallies x
+		WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+	IF NOT FOUND THEN
+		v_from := rollout.window_start(r.stage_started_at);
+		INSERT INTO rollout.gate_tallies (rollout_id, gate, stage, counted_to)
+			VALUES (r.id, v_gate, r.stage, v_from);
+	END IF;
+	IF v_to <= v_from THEN
+		RETURN;
+	END IF;
+
+	IF v_cmp = 'rate' THEN
+		SELECT coalesce(sum(CASE WHEN v_metric = 'success' THEN w.n_success_known ELSE w.n END)
+							FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
+			   coalesce(sum(CASE WHEN v_metric = 'success' THEN w.n_success_known ELSE w.n END)
+							FILTER (WHERE w.arm = 'stable'), 0) AS nb,
+			   coalesce(sum(CASE v_metric WHEN 'success' THEN w.n_success_known - w.n_success
+							WHEN 'error' THEN w.n_error WHEN 'safety' THEN w.n_safety ELSE w.n END)
+							FILTER (WHERE w.arm = 'candidate'), 0) AS xc,
+			   coalesce(sum(CASE v_metric WHEN 'success' THEN w.n_success_known - w.n_success
+							WHEN 'error' THEN w.n_error WHEN 'safety' THEN w.n_safety ELSE w.n END)
+							FILTER (WHERE w.arm = 'stable'), 0) AS xb
+			INTO t
+			FROM rollout.outcome_windows w
+			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+			  AND w.window_start >= v_from AND w.window_start < v_to;
+		UPDATE rollout.gate_tallies x SET counted_to = v_to,
+			n_candidate = x.n_candidate + t.nc, n_baseline = x.n_baseline + t.nb,
+			x_candidate = x.x_candidate + t.xc, x_baseline = x.x_baseline + t.xb,
+			y_candidate = x.y_candidate + t.xc, y_baseline = x.y_baseline + t.xb
+			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+	ELSIF v_cmp = 'mean' THEN
+		SELECT coalesce(sum(CASE v_metric WHEN 'quality' THEN w.n_quality WHEN 'latency_ms' THEN w.n_latency
+							 WHEN 'cost' THEN w.n_cost WHEN 'success' THEN w.n_success_known ELSE w.n END)
+							FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
+			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.n_quality WHEN 'latency_ms' THEN w.n_latency
+							 WHEN 'cost' THEN w.n_cost WHEN 'success' THEN w.n_success_known ELSE w.n END)
+							FILTER (WHERE w.arm = 'stable'), 0) AS nb,
+			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.sum_quality WHEN 'latency_ms' THEN w.sum_latency
+							 WHEN 'cost' THEN w.sum_cost WHEN 'success' THEN w.n_success
+							 WHEN 'error' THEN w.n_error ELSE w.n_safety END)
+							FILTER (WHERE w.arm = 'candidate'), 0) AS sc,
+			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.sum_quality WHEN 'latency_ms' THEN w.sum_latency
+							 WHEN 'cost' THEN w.sum_cost WHEN 'success' THEN w.n_success
+							 WHEN 'error' THEN w.n_error ELSE w.n_safety END)
+							FILTER (WHERE w.arm = 'stable'), 0) AS sb,
+			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.sumsq_quality WHEN 'latency_ms' THEN w.sumsq_latency
+							 WHEN 'cost' THEN w.sumsq_cost WHEN 'success' THEN w.n_success
+							 WHEN 'error' THEN w.n_error ELSE w.n_safety END)
+							FILTER (WHERE w.arm = 'candidate'), 0) AS qc,
+			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.sumsq_quality WHEN 'latency_ms' THEN w.sumsq_latency
+							 WHEN 'cost' THEN w.sumsq_cost WHEN 'success' THEN w.n_success
+							 WHEN 'error' THEN w.n_error ELSE w.n_safety END)
+							FILTER (WHERE w.arm = 'stable'), 0) AS qb
+			INTO t
+			FROM rollout.outcome_windows w
+			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+			  AND w.window_start >= v_from AND w.window_start < v_to;
+		UPDATE rollout.gate_tallies x SET counted_to = v_to,
+			n_candidate = x.n_candidate + t.nc, n_baseline = x.n_baseline + t.nb,
+			sum_candidate = x.sum_candidate + t.sc, sum_baseline = x.sum_baseline + t.sb,
+			sumsq_candidate = x.sumsq_candidate + t.qc, sumsq_baseline = x.sumsq_baseline + t.qb
+			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+	ELSE
+		-- The base: the baseline's quantile over the gate's window before v_from.
+		SELECT rollout.ddsketch_quantile(rollout.ddsketch_merge(
+				CASE WHEN v_metric = 'latency_ms' THEN w.latency_sketch ELSE w.cost_sketch END), v_q)
+			INTO v_base
+			FROM rollout.outcome_windows w
+			WHERE w.rollout_id = r.id AND w.arm = 'stable' AND NOT w.shadow
+			  AND w.window_start >= v_from - v_window AND w.window_start < v_from;
+		IF v_base IS NOT NULL THEN
+			-- Latency and cost: higher is worse.
+			v_fail := CASE WHEN g->'ratio' <> 'null' THEN v_base * (1 + (g->>'fail_ratio')::float8)
+						   ELSE v_base + (g->>'fail_margin')::float8 END;
+			v_pass := CASE WHEN g->'ratio' <> 'null' THEN v_base * (1 + (g->>'ratio')::float8)
+						   ELSE v_base + (g->>'margin')::float8 END;
+			SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0) AS nc,
+				   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0) AS nb,
+				   coalesce(sum(rollout.ddsketch_count_above(s.sketch, v_fail)) FILTER (WHERE s.arm = 'candidate'), 0) AS xc,
+				   coalesce(sum(rollout.ddsketch_count_above(s.sketch, v_fail)) FILTER (WHERE s.arm = 'stable'), 0) AS xb,
+				   coalesce(sum(rollout.ddsketch_count_above(s.sketch, v_pass)) FILTER (WHERE s.arm = 'candidate'), 0) AS yc,
+				   coalesce(sum(rollout.ddsketch_count_above(s.sketch, v_pass)) FILTER (WHERE s.arm = 'stable'), 0) AS yb
+				INTO t
+				FROM (SELECT w.arm,
+							 CASE WHEN v_metric = 'latency_ms' THEN w.n_latency ELSE w.n_cost END AS n,
+							 CASE WHEN v_metric = 'latency_ms' THEN w.latency_sketch ELSE w.cost_sketch END AS sketch
+					  FROM rollout.outcome_windows w
+					  WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+						AND w.window_start >= v_from AND w.window_start < v_to) s
+				WHERE s.sketch IS NOT NULL;
+			v_nc := t.nc; v_nb := t.nb; v_xc := t.xc; v_xb := t.xb; v_yc := t.yc; v_yb := t.yb;
+		END IF;
+		-- Windows before any baseline data are passed over: nothing fixed
+		-- a threshold for them in advance.
+		UPDATE rollout.gate_tallies x SET counted_to = v_to,
+			n_candidate = x.n_candidate + v_nc, n_baseline = x.n_baseline + v_nb,
+			x_candidate = x.x_candidate + v_xc, x_baseline = x.x_baseline + v_xb,
+			y_candidate = x.y_candidate + v_yc, y_baseline = x.y_baseline + v_yb,
+			baseline_quantile = coalesce(v_base, x.baseline_quantile)
+			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+	END IF;
+END
+$$;
+
+-- Evaluates an always-valid gate (test event_share or sequential) over the
+-- whole canary so far (every stage from 1 on, from rollout.gate_tallies),
+-- so that looking at every evaluation keeps the chance of failing an
+-- identical candidate within the gate's alpha. Fails when harm beyond
+-- fail_margin/fail_ratio is shown at alpha, at any sample count (the
+-- sequential test waits for 100 per arm, where its normal approximation
+-- holds); passes when it shows non-inferiority within margin/ratio at
+-- pass_alpha after min_samples, or, for guardrails and at steps below
+-- prove_at_percent, when no harm is shown after min_samples.
+CREATE FUNCTION rollout._evaluate_gate_av(r rollout.rollouts, g jsonb, p_at timestamptz)
+RETURNS rollout.gate_verdict
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	res rollout.gate_verdict;
+	v_metric text := g->>'metric';
+	v_cmp text := g->>'comparison';
+	v_test text := g->>'test';
+	v_hib boolean := (g->>'higher_is_better')::boolean;
+	v_alpha float8 := coalesce((g->>'alpha')::float8, 0.05);
+	v_pass_alpha float8 := coalesce((g->>'pass_alpha')::float8, 0.05);
+	v_min bigint := coalesce((g->>'min_samples')::bigint, 0);
+	v_margin float8 := coalesce((g->>'margin')::float8, 0);
+	v_fail_margin float8 := coalesce((g->>'fail_margin')::float8, (g->>'margin')::float8, 0);
+	v_prove_at numeric := coalesce((g->>'prove_at_percent')::numeric, 0);
+	v_q float8 := CASE v_cmp WHEN 'median' THEN 0.5 WHEN 'p95' THEN 0.95 ELSE 0.99 END;
+	v_sign float8 := CASE WHEN v_hib THEN -1 ELSE 1 END;
+	v_xc bigint[];
+	v_xb bigint[];
+	v_yc bigint[];
+	v_yb bigint[];
+	v_share float8[];
+	v_nc bigint;
+	v_nb bigint;
+	v_sxc float8;
+	v_sxb float8;
+	v_syb float8;
+	v_sc float8;
+	v_sb float8;
+	v_qc float8;
+	v_qb float8;
+	v_base float8;
+	v_from timestamptz;
+	v_rate_b float8;
+	v_theta_f float8;
+	v_theta_p float8;
+	v_fail_p float8;
+	v_pass_p float8;
+	v_fail_floor bigint := 0;
+	v_se float8;
+	t record;
+BEGIN
+	IF v_cmp = 'rate' AND v_metric NOT IN ('success', 'error', 'safety')
+	   OR v_cmp = 'mean' AND v_metric NOT IN ('quality', 'latency_ms', 'cost', 'success', 'error', 'safety') THEN
+		RAISE EXCEPTION 'metric "%" is not supported by the % test', v_metric, v_test
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Always-valid tests read the built-in metrics: success, error, safety (rates); quality, latency_ms, cost (means); latency_ms, cost (quantiles).';
+	END IF;
+	PERFORM rollout._tally_gate(r, g, p_at);
+	SELECT array_agg(x.x_candidate ORDER BY x.stage), array_agg(x.x_baseline ORDER BY x.stage),
+		   array_agg(x.y_candidate ORDER BY x.stage), array_agg(x.y_baseline ORDER BY x.stage),
+		   array_agg(x.n_candidate::float8 / (x.n_candidate + x.n_baseline) ORDER BY x.stage),
+		   sum(x.n_candidate), sum(x.n_baseline), sum(x.x_candidate), sum(x.x_baseline), sum(x.y_baseline),
+		   sum(x.sum_candidate), sum(x.sum_baseline), sum(x.sumsq_candidate), sum(x.sumsq_baseline),
+		   (array_agg(x.baseline_quantile ORDER BY x.stage DESC))[1], min(x.counted_to) FILTER (WHERE x.stage = 1)
+		INTO v_xc, v_xb, v_yc, v_yb, v_share, v_nc, v_nb, v_sxc, v_sxb, v_syb,
+			 v_sc, v_sb, v_qc, v_qb, v_base, v_from
+		FROM rollout.gate_tallies x
+		WHERE x.rollout_id = r.id AND x.gate = g->>'name' AND x.stage >= 1
+		  AND x.n_candidate + x.n_baseline > 0;
+	res.window_to := rollout.window_start(p_at);
+	SELECT s.started_at INTO v_from FROM rollout.stages s WHERE s.rollout_id = r.id AND s.stage = 1;
+	res.window_from := rollout.window_start(coalesce(v_from, r.stage_started_at));
+	res.n_candidate := coalesce(v_nc, 0);
+	res.n_baseline := coalesce(v_nb, 0);
+	IF res.n_candidate < 2 OR res.n_baseline < 2 THEN
+		res.verdict := 'inconclusive';
+		res.detail := pg_catalog.format('too few samples: candidate %s, baseline %s (windows count once they have ended)',
+										res.n_candidate, res.n_baseline);
+		RETURN res;
+	END IF;
+
+	IF v_test = 'event_share' AND v_cmp = 'rate' THEN
+		-- Events: failures for success, errors, safety flags.
+		v_rate_b := v_sxb / v_nb;
+		res.value_candidate := CASE WHEN v_metric = 'success' THEN 1 - v_sxc / v_nc ELSE v_sxc / v_nc END;
+		res.value_baseline := CASE WHEN v_metric = 'success' THEN 1 - v_rate_b ELSE v_rate_b END;
+		res.estimate := res.value_candidate - res.value_baseline;
+		-- A margin on the rate is a ratio of event rates; a baseline
+		-- without events yet counts as half an event.
+		v_rate_b := greatest(v_rate_b, 0.5 / v_nb);
+		v_theta_f := 1 + v_fail_margin / v_rate_b;
+		v_theta_p := 1 + v_margin / v_rate_b;
+	ELSIF v_test = 'event_share' THEN
+		-- The null hypothesis of each side: the candidate's quantile is at
+		-- the threshold, i.e. 1 - q of its values lie above it, against the
+		-- baseline's share above the same threshold.
+		res.value_candidate := v_sxc / v_nc;
+		res.value_baseline := v_sxb / v_nb;
+		res.estimate := res.value_candidate - res.value_baseline;
+		v_theta_f := (1 - v_q) / greatest(v_sxb / v_nb, 0.5 / v_nb);
+		v_theta_p := (1 - v_q) / greatest(v_syb / v_nb, 0.5 / v_nb);
+	ELSE
+		-- sequential: a difference of means (of 0/1 values for a rate).
+		IF v_cmp = 'rate' THEN
+			v_sc := CASE WHEN v_metric = 'success' THEN v_nc - v_sxc ELSE v_sxc END;
+			v_sb := CASE WHEN v_metric = 'success' THEN v_nb - v_sxb ELSE v_sxb END;
+			v_qc := v_sc;
+			v_qb := v_sb;
+		END IF;
+		res.value_candidate := v_sc / v_nc;
+		res.value_baseline := v_sb / v_nb;
+		res.estimate := res.value_candidate - res.value_baseline;
+		v_se := sqrt(greatest((v_qc - v_sc * v_sc / v_nc) / (v_nc - 1), 0) / v_nc
+					 + greatest((v_qb - v_sb * v_sb / v_nb) / (v_nb - 1), 0) / v_nb);
+		v_fail_floor := 100;
+		IF v_se = 0 THEN
+			v_fail_p := CASE WHEN v_sign * res.estimate > v_fail_margin THEN 0 ELSE 1 END;
+			v_pass_p := CASE WHEN v_sign * res.estimate < v_margin THEN 0 ELSE 1 END;
+		ELSE
+			res.statistic := res.estimate / v_se;
+			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_fail_margin,
+				CASE WHEN v_hib THEN 'less' ELSE 'greater' END, v_alpha);
+			v_fail_p := t.p_value;
+			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_margin,
+				CASE WHEN v_hib THEN 'greater' ELSE 'less' END, v_pass_alpha);
+			v_pass_p := t.p_value;
+			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, 0, 'two-sided', v_alpha);
+			res.ci_low := t.lower;
+			res.ci_high := t.upper;
+		END IF;
+	END IF;
+	IF v_test = 'event_share' THEN
+		SELECT * INTO t FROM rollout.event_share_test(v_xc, v_xb, v_share, v_theta_f, 'greater');
+		v_fail_p := t.p_value;
+		res.statistic := t.log_e;
+		SELECT * INTO t FROM rollout.event_share_test(v_yc, v_yb, v_share, v_theta_p, 'less');
+		v_pass_p := t.p_value;
+	END IF;
+
+	IF v_fail_p < v_alpha AND v_nc >= v_fail_floor AND v_nb >= v_fail_floor THEN
+		res.verdict := 'fail';
+		res.p_value := v_fail_p;
+		res.detail := 'harm shown';
+	ELSIF res.n_candidate < v_min THEN
+		res.verdict := 'inconclusive';
+		res.p_value := v_fail_p;
+		res.detail := pg_catalog.format('no harm shown; %s of %s candidate samples', res.n_candidate, v_min);
+	ELSIF g->>'mode' = 'guardrail' THEN
+		res.verdict := 'pass';
+		res.p_value := v_fail_p;
+		res.detail := 'no harm shown (guardrail)';
+	ELSIF r.percent < v_prove_at THEN
+		res.verdict := 'pass';
+		res.p_value := v_fail_p;
+		res.detail := pg_catalog.format('no harm shown; non-inferiority must be shown from %s%% on', v_prove_at);
+	ELSIF v_pass_p < v_pass_alpha THEN
+		res.verdict := 'pass';
+		res.p_value := v_pass_p;
+		res.detail := 'non-inferiority shown';
+	ELSE
+		res.verdict := 'inconclusive';
+		res.p_value := v_pass_p;
+		res.detail := 'no harm shown; non-inferiority not shown yet';
+	END IF;
+	IF v_test = 'event_share' AND v_cmp <> 'rate' THEN
+		res.detail := res.detail || pg_catalog.format(' (baseline %s %s)', v_cmp, round(v_base::numeric, 6));
+	END IF;
+	RETURN res;
+EXCEPTION WHEN OTHERS THEN
+	res.verdict := 'error';
+	res.detail := SQLERRM;
+	RETURN res;
+END
+$$;
+
 -- Evaluates one gate of a rollout at p_at. Never raises for lack of data:
 -- too few samples give 'inconclusive'; an internal problem gives 'error'.
 CREATE FUNCTION rollout._evaluate_gate(r rollout.rollouts, g jsonb, p_at timestamptz)
@@ -151,11 +494,13 @@ DECLARE
 	v_alt_fail text;
 	v_pass_p float8;
 	v_fail_p float8;
-	v_se float8;
 	xs float8[];
 	ys float8[];
 	t record;
 BEGIN
+	IF v_test IN ('event_share', 'sequential') THEN
+		RETURN rollout._evaluate_gate_av(r, g, p_at);
+	END IF;
 	IF v_metric LIKE 'metrics.%' THEN
 		v_custom := substr(v_metric, 9);
 	END IF;
@@ -249,24 +594,6 @@ BEGIN
 		res.statistic := t.t;
 		SELECT * INTO t FROM rollout.welch_test(sc_value, sc_sd, sc_n, sb_value, sb_sd, sb_n, v_sign * v_delta, v_alt_fail);
 		v_fail_p := t.p_value;
-	ELSIF v_test = 'sequential' THEN
-		v_se := sqrt(coalesce(sc_sd, 0) ^ 2 / sc_n + coalesce(sb_sd, 0) ^ 2 / sb_n);
-		IF v_se = 0 THEN
-			-- Both arms constant: the difference is known exactly.
-			res.verdict := CASE WHEN v_sign * res.estimate > v_delta THEN 'fail'
-								WHEN v_sign * res.estimate < v_delta OR v_mode = 'guardrail' THEN 'pass'
-								ELSE 'inconclusive' END;
-			res.detail := 'no variance in either arm';
-			RETURN res;
-		END IF;
-		SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, sc_n + sb_n, v_sign * v_delta, v_alt_pass, v_alpha);
-		v_pass_p := t.p_value;
-		SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, sc_n + sb_n, v_sign * v_delta, v_alt_fail, v_alpha);
-		v_fail_p := t.p_value;
-		SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, sc_n + sb_n, 0, 'two-sided', v_alpha);
-		res.ci_low := t.lower;
-		res.ci_high := t.upper;
-		res.statistic := res.estimate / v_se;
 	ELSIF v_test = 'mann_whitney' THEN
 		xs := rollout.arm_values(r.id, 'candidate', coalesce(v_custom, v_metric), res.window_from, p_at + interval '1 microsecond');
 		ys := rollout.arm_values(r.id, 'stable', coalesce(v_custom, v_metric), res.window_from, p_at + interval '1 microsecond');

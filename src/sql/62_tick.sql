@@ -99,40 +99,43 @@ BEGIN
 END
 $$;
 
--- Sample ratio mismatch: the observed candidate/stable split of outcomes in
--- this stage against the expected share. Returns a reason, or NULL.
--- The check looks at a growing sample at every tick, so it uses an
--- always-valid test (the confidence sequence of rollout.sequential_test on
--- the candidate's share) at 0.001. A fixed-sample chi-square at p < 0.001,
--- repeated every 5 minutes, held 10 of the 200 A/A canaries of test/sim
--- within their 1% and 5% stages (5%, about 2.5% expected): the whole false
--- alarm budget of the gates.
+-- Sample ratio mismatch: the observed candidate/stable split of outcomes
+-- against the share each stage routes to the candidate. Returns a reason,
+-- or NULL. The check looks at a growing sample at every tick, so it uses
+-- the always-valid event-share test (two-sided, every stage of the canary
+-- one segment) at the plan's srm_alpha, a tenth of its error budget: a
+-- fixed-sample chi-square at p < 0.001 repeated every 5 minutes held 5% of
+-- the A/A canaries of test/sim within their 1% and 5% stages.
 CREATE FUNCTION rollout._srm_reason(r rollout.rollouts, p_at timestamptz) RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_c bigint;
-	v_b bigint;
-	v_share float8 := r.percent::float8 / 100;
+	v_alpha float8 := coalesce((r.plan->>'srm_alpha')::float8, 0.001);
+	v_c bigint[];
+	v_b bigint[];
+	v_share float8[];
 	t record;
 BEGIN
 	IF r.strategy <> 'canary' OR r.percent <= 0 OR r.percent >= 100
 	   OR jsonb_array_length(r.rules) > 0 OR r.boosted THEN
 		RETURN NULL;
 	END IF;
-	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
-		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
-		INTO v_c, v_b
-		FROM rollout._arm_counts(r.id, rollout.window_start(r.stage_started_at), p_at + interval '1 microsecond', r.stage) s;
-	IF v_c + v_b < 1000 THEN
+	PERFORM rollout._tally_gate(r, '{"name": ".srm"}', p_at);
+	SELECT array_agg(x.n_candidate ORDER BY x.stage), array_agg(x.n_baseline ORDER BY x.stage),
+		   array_agg(s.percent::float8 / 100 ORDER BY x.stage)
+		INTO v_c, v_b, v_share
+		FROM rollout.gate_tallies x
+		JOIN rollout.stages s ON s.rollout_id = r.id AND s.stage = x.stage
+		WHERE x.rollout_id = r.id AND x.gate = '.srm' AND x.stage >= 1
+		  AND s.percent > 0 AND s.percent < 100;
+	IF v_c IS NULL THEN
 		RETURN NULL;
 	END IF;
-	SELECT * INTO t FROM rollout.sequential_test(v_c::float8 / (v_c + v_b) - v_share,
-		sqrt(v_share * (1 - v_share) / (v_c + v_b)), v_c + v_b, 0, 'two-sided', 0.001);
-	IF t.p_value < 0.001 THEN
-		RETURN pg_catalog.format('sample ratio mismatch: %s candidate / %s stable outcomes for %s%% (always-valid p = %s)',
-								 v_c, v_b, r.percent, to_char(t.p_value, '9.9EEEE'));
+	SELECT * INTO t FROM rollout.event_share_test(v_c, v_b, v_share, 1, 'two-sided');
+	IF t.p_value < v_alpha THEN
+		RETURN pg_catalog.format('sample ratio mismatch: %s candidate / %s stable outcomes at %s%% (always-valid p = %s)',
+								 v_c[cardinality(v_c)], v_b[cardinality(v_b)], r.percent, to_char(t.p_value, '9.9EEEE'));
 	END IF;
 	RETURN NULL;
 END

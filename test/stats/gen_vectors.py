@@ -300,14 +300,76 @@ def sequential_vectors():
                              "tuning", "p_value", "lower", "upper"], rows)
 
 
+def event_share_reference(xc, xb, share, theta0, alt):
+    """The event-share mixture through scipy's binomial pmf and logsumexp."""
+    from scipy.special import logsumexp
+
+    grid = 0.04 * (math.log(64) / 0.04) ** (np.arange(32) / 31.0)
+
+    def q(t):
+        return np.exp(t) * share / (np.exp(t) * share + 1 - share)
+
+    def ll(t):
+        return float(np.sum(stats.binom.logpmf(xc, xc + xb, q(t))))
+
+    t0 = math.log(theta0)
+    terms = []
+    for d in grid:
+        if alt != "less":
+            terms.append(ll(t0 + d) - ll(t0))
+        if alt != "greater":
+            terms.append(ll(t0 - d) - ll(t0))
+    log_e = float(logsumexp(terms) - math.log(len(terms)))
+    p = 1.0 if log_e <= 0 else math.exp(-log_e)
+    sc, sb = int(np.sum(xc)), int(np.sum(xb))
+    if sc + sb == 0:
+        est = math.nan
+    elif sc == 0:
+        est = 0.0
+    elif sb == 0:
+        est = math.inf
+    else:
+        def score(t):
+            return float(np.sum(xc - (xc + xb) * q(t)))
+        est = math.exp(optimize.brentq(score, -50, 50, xtol=1e-14, rtol=1e-15))
+    return log_e, p, est
+
+
+def event_share_vectors():
+    rows = []
+    cases = [([0], [0], [0.01]), ([0], [178], [0.01]), ([9], [178], [0.01]), ([3], [0], [0.05]),
+             ([1, 4], [150, 700], [0.01, 0.05]), ([40, 300], [260, 320], [0.25, 0.5])]
+    for _ in range(40):
+        k = int(rng.integers(1, 5))
+        share = np.round(rng.uniform(0.005, 0.6, k), 4)
+        lam = float(np.exp(rng.uniform(np.log(0.5), np.log(3000))))
+        theta = float(np.exp(rng.uniform(np.log(0.3), np.log(8))))
+        xb = rng.poisson(lam * (1 - share))
+        xc = rng.poisson(theta * lam * share)
+        cases.append((xc.tolist(), xb.tolist(), share.tolist()))
+    for xc, xb, share in cases:
+        xc, xb, share = np.array(xc), np.array(xb), np.array(share, dtype=float)
+        for theta0 in [1.0, 1.5, 0.8]:
+            for alt in ALTERNATIVES:
+                log_e, p, est = event_share_reference(xc, xb, share, theta0, alt)
+                rows.append([arr(xc.tolist()), arr(xb.tolist()), arr([float(v) for v in share]),
+                             num(theta0), alt, num(log_e), num(p), num(est)])
+    write("event_share.csv", ["x_candidate", "x_baseline", "share", "ratio", "alternative",
+                              "log_e", "p_value", "estimate"], rows)
+
+
 def main():
     print(f"scipy {scipy.__version__}, statsmodels {statsmodels.__version__}", file=sys.stderr)
+    if sys.argv[1:] == ["event_share"]:
+        event_share_vectors()
+        return
     proportion_vectors()
     sample_size_vectors()
     welch_vectors()
     srm_vectors()
     mann_whitney_vectors()
     sequential_vectors()
+    event_share_vectors()
 
 
 if __name__ == "__main__":
