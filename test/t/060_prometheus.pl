@@ -20,6 +20,8 @@ my $queries = File::Spec->rel2abs('contrib/prometheus/queries.yaml');
 my $node = PostgreSQL::Test::Cluster->new('prometheus');
 $node->init;
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_rollout'");
+# No worker ticks on the real clock: the test ticks when it means to.
+$node->append_conf('postgresql.conf', "rollout.tick_interval = 0");
 $node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION pg_rollout;

@@ -20,6 +20,8 @@ my $N_POOLED = 100;   # requests per run through pgbouncer
 my $node = PostgreSQL::Test::Cluster->new('clients');
 $node->init;
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_rollout'");
+# No worker ticks on the real clock: the test ticks when it means to.
+$node->append_conf('postgresql.conf', "rollout.tick_interval = 0");
 $node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION pg_rollout;

@@ -16,6 +16,8 @@ my $dashboard = decode_json(slurp_file('contrib/grafana/pg_rollout.json'));
 my $node = PostgreSQL::Test::Cluster->new('grafana');
 $node->init;
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_rollout'");
+# No worker ticks on the real clock: the test ticks when it means to.
+$node->append_conf('postgresql.conf', "rollout.tick_interval = 0");
 $node->start;
 # Two hours of traffic on a simulated clock through a canary whose gates
 # cover success, errors, quality and p95 latency; a tick every 5 minutes.
