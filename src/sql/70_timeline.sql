@@ -167,3 +167,6 @@ REVOKE ALL ON FUNCTION rollout._timeline_event_text(text, text, jsonb, jsonb, te
 REVOKE ALL ON FUNCTION rollout._timeline_duration(interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rollout.timeline(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rollout.timeline(text, bigint) TO rollout_reader, rollout_operator, rollout_admin;
+
+COMMENT ON FUNCTION rollout.timeline(text, bigint) IS
+	'The story of a rollout (or of every rollout of the agent when rollout_id is NULL): one ordered row per event, gate verdict change and stage boundary, with the state and candidate share after it and a sentence. For rollout_reader.';

@@ -174,3 +174,19 @@ $$;
 REVOKE ALL ON FUNCTION rollout.arm_windows(bigint, timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rollout.arm_windows(bigint, timestamptz, timestamptz)
 	TO rollout_reader, rollout_operator, rollout_admin;
+
+COMMENT ON VIEW rollout.metrics IS
+	'One row per Prometheus sample for the latest rollout of every agent plus global gauges; contrib/prometheus/queries.yaml maps it. Reads aggregates, never raw outcomes. For rollout_reader.';
+COMMENT ON COLUMN rollout.metrics.metric IS 'Metric name, e.g. state, candidate_percent, samples, gate_verdict, seconds_since_tick.';
+COMMENT ON COLUMN rollout.metrics.type IS 'gauge or counter.';
+COMMENT ON COLUMN rollout.metrics.agent IS 'Agent label (NULL for global metrics).';
+COMMENT ON COLUMN rollout.metrics.rollout_id IS 'Rollout label: the agent''s latest rollout (NULL for per-agent counters and global metrics).';
+COMMENT ON COLUMN rollout.metrics.arm IS 'Arm label for per-arm metrics: stable, candidate or an A/B variant.';
+COMMENT ON COLUMN rollout.metrics.gate IS 'Gate label for per-gate metrics.';
+COMMENT ON COLUMN rollout.metrics.state IS 'State label of the state metric (1 for the current state, 0 for the others).';
+COMMENT ON COLUMN rollout.metrics.verdict IS 'Verdict label of gate_verdict (1 for the latest verdict, 0 for the others).';
+COMMENT ON COLUMN rollout.metrics.quantile IS 'Quantile label of latency_ms: 0.5, 0.95 or 0.99.';
+COMMENT ON COLUMN rollout.metrics.value IS 'Sample value.';
+COMMENT ON COLUMN rollout.metrics.help IS 'What the metric means.';
+COMMENT ON FUNCTION rollout.arm_windows(bigint, timestamptz, timestamptz) IS
+	'Per-window, per-arm series of a rollout (rates, mean quality, latency and cost quantiles) from the window aggregates, for dashboards. For rollout_reader.';
