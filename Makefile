@@ -5,6 +5,8 @@
 #   make test       set up a fresh machine, build, install, run every suite
 #   make demo       set up, build, install, run the demo against a throwaway instance
 #   make bench      set up, build, install, print throughput ratios
+#   make sim        set up, build, install, simulate every default preset (long:
+#                   see docs/statistics.md; SIM_RUNS_AA, SIM_RUNS_REG, SIM_OUT)
 #
 # Test subsets for development: make test SUITES="regress isolation tap"
 #   REGRESS="registry stats_vectors" ISOLATION="registry_concurrency" PROVE_TESTS="test/t/001_preload.pl"
@@ -46,7 +48,7 @@ SUITES ?= regress isolation tap sim
 PGXS := $(wildcard $(shell $(PG_CONFIG) --pgxs 2>/dev/null))
 ifeq ($(PGXS),)
 # PGXS is not there yet: the set-up targets install it, then run again.
-all install test demo bench:
+all install test demo bench sim:
 	@bash test/setup.sh
 	@$(MAKE) --no-print-directory $(MAKECMDGOALS) PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 else
@@ -58,7 +60,7 @@ $(DATA_built): $(SQL_PIECES) pg_rollout.control
 	@mkdir -p sql_build
 	cat $(SQL_PIECES) > $@
 
-.PHONY: setup test demo bench installcheck-suites
+.PHONY: setup test demo bench sim installcheck-suites
 
 setup:
 	@bash test/setup.sh
@@ -76,4 +78,10 @@ demo: setup
 bench: setup
 	$(MAKE) all
 	@bash test/bench/run.sh "$(PG_CONFIG)"
+
+# make sim: the full simulation of the default presets (make test runs a
+# reduced one); prints the table and writes summary.csv.
+sim: setup
+	$(MAKE) all
+	@SIM_MODE=full bash test/run_suites.sh "$(PG_CONFIG)" "sim" "" "" ""
 endif

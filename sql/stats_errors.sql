@@ -115,3 +115,29 @@ SELECT r, has_function_privilege(r, 'rollout.proportion_test(bigint,bigint,bigin
 	has_function_privilege(r, 'rollout.mann_whitney_agg(float8,boolean)', 'EXECUTE') AS mann_whitney_agg,
 	has_function_privilege(r, 'rollout.sequential_test(float8,float8,bigint,float8,text,float8,float8)', 'EXECUTE') AS sequential
 FROM unnest(ARRAY['rollout_reader', 'rollout_service', 'rollout_operator', 'rollout_admin']) r;
+
+-- event_share_test: arrays, counts, shares, ratio, alternative
+SELECT pg_temp.err($$SELECT rollout.event_share_test('{1,2}', '{3}', '{0.1}')$$);
+SELECT pg_temp.err($$SELECT rollout.event_share_test('{{1}}', '{{3}}', '{{0.1}}')$$);
+SELECT pg_temp.err($$SELECT rollout.event_share_test('{1,NULL}', '{3,4}', '{0.1,0.2}')$$);
+SELECT pg_temp.err($$SELECT rollout.event_share_test('{-1}', '{3}', '{0.1}')$$);
+SELECT pg_temp.err($$SELECT rollout.event_share_test('{1}', '{3}', '{1.5}')$$);
+SELECT pg_temp.err($$SELECT rollout.event_share_test('{1}', '{3}', '{NaN}')$$);
+SELECT pg_temp.err($$SELECT rollout.event_share_test('{1}', '{3}', '{0.1}', 0)$$);
+SELECT pg_temp.err($$SELECT rollout.event_share_test('{1}', '{3}', '{0.1}', 'Infinity')$$);
+SELECT pg_temp.err($$SELECT rollout.event_share_test('{1}', '{3}', '{0.1}', 1, 'larger')$$);
+-- degenerate but valid: no segments, no events, one arm without events
+SELECT * FROM rollout.event_share_test('{}', '{}', '{}');
+SELECT * FROM rollout.event_share_test('{0}', '{0}', '{0.5}');
+SELECT log_e > 0 AS evidence, p_value < 1 AS below_one, estimate FROM rollout.event_share_test('{5}', '{0}', '{0.5}');
+SELECT * FROM rollout.event_share_test('{3}', '{7}', '{1}');
+-- huge counts stay finite
+SELECT p_value < 1e-300 AS tiny, estimate > 1 AS worse
+  FROM rollout.event_share_test('{9000000000000}', '{1000000000000}', '{0.5}');
+
+-- ddsketch_count_above
+SELECT pg_temp.err($$SELECT rollout.ddsketch_count_above(rollout.ddsketch_agg(x), 'NaN') FROM (VALUES (1.0::float8)) v(x)$$);
+SELECT rollout.ddsketch_count_above(rollout.ddsketch_agg(x), 150) AS above_150,
+	   rollout.ddsketch_count_above(rollout.ddsketch_agg(x), -1) AS above_minus_1,
+	   rollout.ddsketch_count_above(rollout.ddsketch_agg(x), 'Infinity') AS above_inf
+FROM (SELECT generate_series(1, 200)::float8 AS x UNION ALL SELECT 0) v;

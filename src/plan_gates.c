@@ -92,19 +92,19 @@ static const char *const default_gates_json =
 " \"margin\": 0.02, \"fail_margin\": 0, \"prove_at_percent\": 25, \"min_samples\": 500,"
 " \"window\": \"1 hour\", \"action\": \"hold\"},"
 "{\"name\": \"quality\", \"metric\": \"quality\", \"comparison\": \"mean\", \"test\": \"sequential\","
-" \"margin\": 0.1, \"fail_margin\": 0.05, \"prove_at_percent\": 25, \"min_samples\": 200,"
+" \"margin\": 0.1, \"fail_margin\": 0.033, \"prove_at_percent\": 25, \"min_samples\": 200,"
 " \"window\": \"1 hour\", \"action\": \"hold\", \"alert\": true},"
 "{\"name\": \"reliability\", \"metric\": \"error\", \"comparison\": \"rate\", \"test\": \"event_share\","
 " \"margin\": 0.01, \"fail_margin\": 0, \"prove_at_percent\": 25, \"min_samples\": 500,"
 " \"window\": \"30 minutes\", \"action\": \"rollback\", \"alert\": true},"
 "{\"name\": \"cost\", \"metric\": \"cost\", \"comparison\": \"median\", \"test\": \"event_share\","
-" \"ratio\": 0.20, \"fail_ratio\": 0.10, \"prove_at_percent\": 25, \"min_samples\": 300,"
+" \"ratio\": 0.20, \"fail_ratio\": 0.067, \"prove_at_percent\": 25, \"min_samples\": 300,"
 " \"window\": \"2 hours\", \"action\": \"hold_for_approval\"},"
 "{\"name\": \"safety\", \"metric\": \"safety\", \"comparison\": \"rate\", \"test\": \"event_share\","
 " \"margin\": 0, \"mode\": \"guardrail\", \"min_samples\": 0, \"window\": \"1 hour\","
 " \"action\": \"rollback_now\", \"alert\": true},"
 "{\"name\": \"latency\", \"metric\": \"latency_ms\", \"comparison\": \"p95\", \"test\": \"event_share\","
-" \"ratio\": 0.15, \"fail_ratio\": 0.075, \"prove_at_percent\": 25, \"min_samples\": 500,"
+" \"ratio\": 0.15, \"fail_ratio\": 0.05, \"prove_at_percent\": 25, \"min_samples\": 500,"
 " \"window\": \"30 minutes\", \"action\": \"hold\", \"alert\": true}"
 "]";
 
@@ -321,8 +321,22 @@ NormalizeGate(json_t *gate, const char *path, PlanError *err)
 	if (!is_rate && allowed_tests != mean_tests &&
 		strcmp(metric, "latency_ms") != 0 && strcmp(metric, "cost") != 0)
 		allowed_tests++;
+	/* the windows keep no sum of squares of feedback: its mean is a limit */
+	if (allowed_tests == mean_tests && strcmp(metric, "feedback") == 0)
+		allowed_tests += 2;
 	if (!GetWord(gate, "test", path, tests, allowed_tests[0], "test", &test, err))
 		return NULL;
+	/* the windows keep no sum of squares of feedback */
+	if (strcmp(metric, "feedback") == 0 &&
+		(strcmp(test, "sequential") == 0 || strcmp(test, "welch") == 0))
+	{
+		PlanPathKey(keypath, path, "test");
+		PlanFail(err, ERRCODE_FEATURE_NOT_SUPPORTED, keypath,
+				 "The outcome windows keep the count and sum of feedback, not its variance; compare it with \"hard_limit\".",
+				 "test \"%s\" cannot compare feedback", test);
+		return NULL;
+	}
+
 	if (PlanLookupWord(test, allowed_tests) < 0)
 	{
 		char		list[PLAN_TEXT_LEN];
@@ -381,7 +395,7 @@ NormalizeGate(json_t *gate, const char *path, PlanError *err)
 	{
 		PlanPathKey(keypath, path, "prove_at_percent");
 		PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, keypath,
-				 "Below this candidate share the gate passes when no harm is shown; from it on, non-inferiority must be shown.",
+				 "Below this candidate share the gate passes when no harm is shown; from it on, and at the last step before 100%, non-inferiority must be shown.",
 				 "must be between 0 and 100, got %g", prove_at);
 		goto fail;
 	}

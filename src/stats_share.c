@@ -198,7 +198,7 @@ ShareArrayArg(ArrayType *arr, Oid elemtype, const char *argname, Datum **elems, 
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("argument \"%s\" must not contain NULL", argname),
+					 errmsg("argument \"%s\" must not contain NULL elements", argname),
 					 errdetail("Element %d is NULL.", i + 1)));
 }
 

@@ -56,61 +56,44 @@ SELECT id, action, actor, coalesce(old - 'fingerprint', '{}') AS before, new - '
 \echo
 \echo '== Part 2: a rollout that the statistics promote ============================'
 \echo
-\echo 'Version 3 tightens the citations. It goes through a canary: 1% -> 5% -> 25% -> 50% -> 100%.'
+\echo 'Version 3 tightens the citations. It is rolled out on the "low" risk preset, exactly'
+\echo 'as shipped: 1% for 4 hours -> 25% for 4 hours -> 100%, with the default gates (success,'
+\echo 'quality, error rate, median cost, safety flags, p95 latency; docs/plans.md).'
 \echo 'Simulated traffic: 12 000 requests an hour through rollout.route(), one rollout.record()'
-\echo 'per request, and rollout.tick() every 5 simulated minutes (the worker does this for real).'
+\echo 'per request (1% errors and 0.1% safety flags in both versions, as healthy traffic has),'
+\echo 'and rollout.tick() every 5 simulated minutes (the worker does this for real).'
 SELECT rollout.create_version('support-bot',
          system_prompt => 'You are a concise support agent. Cite the knowledge base with article ids. Answer in at most five sentences.',
          model => 'gpt-4o-2024-08-06',
          tools => '[{"name": "search_kb"}, {"name": "create_ticket"}]',
          params => '{"temperature": 0.2}',
          note => 'article ids in citations') AS v3 \gset
--- Plan: the canary ramp with short bakes so the demo runs in a minute, and
--- gates from seed 001: success and quality must be shown non-inferior to
--- advance (always-valid sequential tests, so looking every 5 minutes is
--- fine); a success guardrail rolls back as soon as the candidate is shown
--- worse than production; p95 latency within +15%; any rise in safety flags
--- rolls back at once.
-SELECT '{
-  "steps": [{"percent": 1,  "bake": "6 hours", "min_samples": 300},
-            {"percent": 5,  "bake": "2 hours", "min_samples": 300},
-            {"percent": 25, "bake": "1 hour",  "min_samples": 300},
-            {"percent": 50, "bake": "1 hour",  "min_samples": 300},
-            {"percent": 100}],
-  "gates": [
-    {"name": "success", "metric": "success", "comparison": "rate", "margin": 0.03,
-     "test": "sequential", "min_samples": 200, "window": "1 hour", "action": "hold"},
-    {"name": "success_guard", "metric": "success", "comparison": "rate", "margin": 0,
-     "test": "sequential", "mode": "guardrail", "min_samples": 200, "window": "1 hour",
-     "action": "rollback"},
-    {"name": "quality", "metric": "quality", "comparison": "mean", "margin": 0.1,
-     "test": "sequential", "min_samples": 200, "window": "1 hour", "action": "hold"},
-    {"name": "latency", "metric": "latency_ms", "comparison": "p95", "ratio": 0.15,
-     "test": "hard_limit", "min_samples": 200, "window": "30 minutes", "action": "hold"},
-    {"name": "safety", "metric": "safety", "comparison": "rate", "margin": 0,
-     "test": "proportion", "mode": "guardrail", "min_samples": 0, "window": "1 hour",
-     "action": "rollback_now"}]}' AS demo_plan \gset
 
 -- The traffic simulator: each request is routed, served, and its outcome recorded.
-CREATE PROCEDURE pg_temp.traffic(p_start timestamptz, p_hours integer, p_rates jsonb)
+CREATE PROCEDURE pg_temp.traffic(p_start timestamptz, p_hours integer, p_rates jsonb,
+								  p_errors jsonb DEFAULT '{}')
 LANGUAGE plpgsql AS $$
 DECLARE
 	v_at timestamptz;
 	d record;
 	v_ok boolean;
 	v_good float8;
+	v_err float8;
 BEGIN
 	FOR slot IN 0 .. p_hours * 12 - 1 LOOP
 		v_at := p_start + make_interval(mins => slot * 5);
 		FOR i IN 1 .. 1000 LOOP
 			SELECT * INTO d FROM rollout.route('support-bot', 'user-' || (slot * 1000 + i));
 			v_good := coalesce((p_rates->>d.version::text)::float8, 0.90);
+			v_err := coalesce((p_errors->>d.version::text)::float8, 0.01);
 			v_ok := random() < v_good;
 			PERFORM rollout.record('support-bot', d.version, 'user-' || (slot * 1000 + i),
 				success => v_ok,
 				quality => least(1, greatest(0, (CASE WHEN v_ok THEN 0.8 ELSE 0.4 END) + (random() - 0.5) * 0.3)),
 				latency_ms => 800 + random() * 1200,
 				cost => 0.002 + random() * 0.002,
+				error => random() < v_err,
+				safety_flag => random() < 0.001,
 				at => v_at + make_interval(secs => i * 0.29));
 		END LOOP;
 		COMMIT;
@@ -120,9 +103,9 @@ BEGIN
 END
 $$;
 SELECT setseed(0.2026);
-SELECT rollout.start('support-bot', :v3, :'demo_plan', reason => 'citations with article ids',
+SELECT rollout.start('support-bot', :v3, risk => 'low', reason => 'citations with article ids',
                      at => '2026-03-02 08:00+00') AS rollout_good \gset
-CALL pg_temp.traffic('2026-03-02 08:00+00', 13, '{"2": 0.90, "3": 0.90}');
+CALL pg_temp.traffic('2026-03-02 08:00+00', 9, '{"2": 0.90, "3": 0.90}');
 \echo
 \echo 'Timeline of rollout' :rollout_good '(simulated clock), from rollout.timeline(agent, rollout_id):'
 \echo 'events, gate verdicts that changed and stage boundaries, in order.'
@@ -140,17 +123,18 @@ SELECT version, note FROM rollout.get_version('support-bot');
 \echo
 \echo '== Part 3: a quiet regression, rolled back with no person in the loop ======'
 \echo
-\echo 'Version 4 changes the model. Its answers still return HTTP 200, but its task'
-\echo 'success drops from 0.90 to 0.86. Nobody is watching.'
+\echo 'Version 4 changes the model. Its answers still return HTTP 200, but its tool calls'
+\echo 'fail: the error rate goes from 1% to 10% and task success drops from 0.90 to 0.86.'
+\echo 'It is started on the same "low" preset, and nobody is watching.'
 SELECT rollout.create_version('support-bot',
          system_prompt => 'You are a concise support agent. Cite the knowledge base with article ids. Answer in at most five sentences.',
          model => 'gpt-4o-mini-2024-07-18',
          tools => '[{"name": "search_kb"}, {"name": "create_ticket"}]',
          params => '{"temperature": 0.2}',
          note => 'cheaper model') AS v4 \gset
-SELECT rollout.start('support-bot', :v4, :'demo_plan', reason => 'cheaper model',
+SELECT rollout.start('support-bot', :v4, risk => 'low', reason => 'cheaper model',
                      at => '2026-03-04 08:00+00') AS rollout_bad \gset
-CALL pg_temp.traffic('2026-03-04 08:00+00', 14, '{"3": 0.90, "4": 0.86}');
+CALL pg_temp.traffic('2026-03-04 08:00+00', 2, '{"3": 0.90, "4": 0.86}', '{"4": 0.10}');
 \echo
 \echo 'Timeline of rollout' :rollout_bad ':'
 SELECT to_char(at AT TIME ZONE 'UTC', 'Dy HH24:MI') AS "when", state, share || '%' AS share, description

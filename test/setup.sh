@@ -8,8 +8,9 @@ PKGS=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-cron
   libjansson-dev libgsl-dev libxxhash-dev pkg-config
   libipc-run-perl perl make gcc pgbouncer
+  python3-numpy python3-psycopg
   prometheus-postgres-exporter prometheus
-  python3-psycopg golang-go golang-github-jackc-pgx-v4-dev nodejs
+  golang-go golang-github-jackc-pgx-v4-dev nodejs
 )
 
 missing=()

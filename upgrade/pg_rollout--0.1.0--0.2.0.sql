@@ -7,6 +7,825 @@
 
 \echo Use "ALTER EXTENSION pg_rollout UPDATE TO '0.2.0'" to load this file. \quit
 
+
+-- default gates (issue 9): always-valid tests, one error budget, gate tallies
+
+CREATE OR REPLACE FUNCTION rollout.event_share_test(x_candidate bigint[], x_baseline bigint[],
+	share float8[], ratio float8 DEFAULT 1, alternative text DEFAULT 'greater',
+	OUT log_e float8, OUT p_value float8, OUT estimate float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'rollout_event_share_test'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+REVOKE ALL ON FUNCTION rollout.event_share_test(bigint[], bigint[], float8[], float8, text) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION rollout.event_share_test(bigint[], bigint[], float8[], float8, text)
+	TO rollout_reader, rollout_service, rollout_operator, rollout_admin;
+
+CREATE OR REPLACE FUNCTION rollout.ddsketch_count_above(sketch rollout.ddsketch, threshold float8) RETURNS bigint
+AS 'MODULE_PATHNAME', 'rollout_ddsketch_count_above'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+REVOKE ALL ON FUNCTION rollout.ddsketch_count_above(rollout.ddsketch, float8) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION rollout.ddsketch_count_above(rollout.ddsketch, float8)
+	TO rollout_reader, rollout_service, rollout_operator, rollout_admin;
+
+CREATE TABLE rollout.gate_tallies (
+	rollout_id		bigint NOT NULL REFERENCES rollout.rollouts (id),
+	gate			text NOT NULL,
+	stage			integer NOT NULL,
+	counted_to		timestamptz NOT NULL,	-- windows starting before this are counted
+	n_candidate		bigint NOT NULL DEFAULT 0,
+	n_baseline		bigint NOT NULL DEFAULT 0,
+	x_candidate		bigint NOT NULL DEFAULT 0,
+	x_baseline		bigint NOT NULL DEFAULT 0,
+	y_candidate		bigint NOT NULL DEFAULT 0,
+	y_baseline		bigint NOT NULL DEFAULT 0,
+	sum_candidate	float8 NOT NULL DEFAULT 0,
+	sum_baseline	float8 NOT NULL DEFAULT 0,
+	sumsq_candidate	float8 NOT NULL DEFAULT 0,
+	sumsq_baseline	float8 NOT NULL DEFAULT 0,
+	baseline_quantile float8,			-- quantile gates: the last threshold base
+	PRIMARY KEY (rollout_id, gate, stage)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('rollout.gate_tallies', '');
+
+REVOKE ALL ON rollout.gate_tallies FROM PUBLIC;
+
+GRANT SELECT ON rollout.gate_tallies TO rollout_reader, rollout_operator, rollout_admin;
+
+CREATE OR REPLACE FUNCTION rollout._tally_gate(r rollout.rollouts, g jsonb, p_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_gate text := g->>'name';
+	v_metric text := coalesce(g->>'metric', '.srm');
+	v_cmp text := coalesce(g->>'comparison', 'rate');
+	v_q float8 := CASE g->>'comparison' WHEN 'median' THEN 0.5 WHEN 'p95' THEN 0.95 ELSE 0.99 END;
+	v_window interval := make_interval(secs => coalesce((g->>'window_seconds')::float8, 3600));
+	v_from timestamptz;
+	v_to timestamptz := rollout.window_start(p_at);
+	v_base float8;
+	v_fail float8;
+	v_pass float8;
+	t record;
+	v_nc bigint := 0;
+	v_nb bigint := 0;
+	v_xc bigint := 0;
+	v_xb bigint := 0;
+	v_yc bigint := 0;
+	v_yb bigint := 0;
+BEGIN
+	SELECT x.counted_to INTO v_from FROM rollout.gate_tallies x
+		WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+	IF NOT FOUND THEN
+		v_from := rollout.window_start(r.stage_started_at);
+		INSERT INTO rollout.gate_tallies (rollout_id, gate, stage, counted_to)
+			VALUES (r.id, v_gate, r.stage, v_from);
+	END IF;
+	IF v_to <= v_from THEN
+		RETURN;
+	END IF;
+
+	IF v_cmp = 'rate' THEN
+		SELECT coalesce(sum(CASE WHEN v_metric = 'success' THEN w.n_success_known ELSE w.n END)
+							FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
+			   coalesce(sum(CASE WHEN v_metric = 'success' THEN w.n_success_known ELSE w.n END)
+							FILTER (WHERE w.arm = 'stable'), 0) AS nb,
+			   coalesce(sum(CASE v_metric WHEN 'success' THEN w.n_success_known - w.n_success
+							WHEN 'error' THEN w.n_error WHEN 'safety' THEN w.n_safety ELSE w.n END)
+							FILTER (WHERE w.arm = 'candidate'), 0) AS xc,
+			   coalesce(sum(CASE v_metric WHEN 'success' THEN w.n_success_known - w.n_success
+							WHEN 'error' THEN w.n_error WHEN 'safety' THEN w.n_safety ELSE w.n END)
+							FILTER (WHERE w.arm = 'stable'), 0) AS xb
+			INTO t
+			FROM rollout.outcome_windows w
+			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+			  AND w.window_start >= v_from AND w.window_start < v_to;
+		UPDATE rollout.gate_tallies x SET counted_to = v_to,
+			n_candidate = x.n_candidate + t.nc, n_baseline = x.n_baseline + t.nb,
+			x_candidate = x.x_candidate + t.xc, x_baseline = x.x_baseline + t.xb,
+			y_candidate = x.y_candidate + t.xc, y_baseline = x.y_baseline + t.xb
+			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+	ELSIF v_cmp = 'mean' AND v_metric LIKE 'metrics.%' THEN
+		-- A custom metric: its per-window {"n", "sum", "sumsq"} in metrics.
+		SELECT coalesce(sum((w.metrics->substr(v_metric, 9)->>'n')::bigint) FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'n')::bigint) FILTER (WHERE w.arm = 'stable'), 0) AS nb,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sum')::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS sc,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sum')::float8) FILTER (WHERE w.arm = 'stable'), 0) AS sb,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sumsq')::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS qc,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sumsq')::float8) FILTER (WHERE w.arm = 'stable'), 0) AS qb
+			INTO t
+			FROM rollout.outcome_windows w
+			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+			  AND w.window_start >= v_from AND w.window_start < v_to;
+		UPDATE rollout.gate_tallies x SET counted_to = v_to,
+			n_candidate = x.n_candidate + t.nc, n_baseline = x.n_baseline + t.nb,
+			sum_candidate = x.sum_candidate + t.sc, sum_baseline = x.sum_baseline + t.sb,
+			sumsq_candidate = x.sumsq_candidate + t.qc, sumsq_baseline = x.sumsq_baseline + t.qb
+			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+	ELSIF v_cmp = 'mean' THEN
+		SELECT coalesce(sum(CASE v_metric WHEN 'quality' THEN w.n_quality WHEN 'latency_ms' THEN w.n_latency
+							 WHEN 'cost' THEN w.n_cost WHEN 'success' THEN w.n_success_known ELSE w.n END)
+							FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
+			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.n_quality WHEN 'latency_ms' THEN w.n_latency
+							 WHEN 'cost' THEN w.n_cost WHEN 'success' THEN w.n_success_known ELSE w.n END)
+							FILTER (WHERE w.arm = 'stable'), 0) AS nb,
+			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.sum_quality WHEN 'latency_ms' THEN w.sum_latency
+							 WHEN 'cost' THEN w.sum_cost WHEN 'success' THEN w.n_success
+							 WHEN 'error' THEN w.n_error ELSE w.n_safety END)
+							FILTER (WHERE w.arm = 'candidate'), 0) AS sc,
+			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.sum_quality WHEN 'latency_ms' THEN w.sum_latency
+							 WHEN 'cost' THEN w.sum_cost WHEN 'success' THEN w.n_success
+							 WHEN 'error' THEN w.n_error ELSE w.n_safety END)
+							FILTER (WHERE w.arm = 'stable'), 0) AS sb,
+			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.sumsq_quality WHEN 'latency_ms' THEN w.sumsq_latency
+							 WHEN 'cost' THEN w.sumsq_cost WHEN 'success' THEN w.n_success
+							 WHEN 'error' THEN w.n_error ELSE w.n_safety END)
+							FILTER (WHERE w.arm = 'candidate'), 0) AS qc,
+			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.sumsq_quality WHEN 'latency_ms' THEN w.sumsq_latency
+							 WHEN 'cost' THEN w.sumsq_cost WHEN 'success' THEN w.n_success
+							 WHEN 'error' THEN w.n_error ELSE w.n_safety END)
+							FILTER (WHERE w.arm = 'stable'), 0) AS qb
+			INTO t
+			FROM rollout.outcome_windows w
+			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+			  AND w.window_start >= v_from AND w.window_start < v_to;
+		UPDATE rollout.gate_tallies x SET counted_to = v_to,
+			n_candidate = x.n_candidate + t.nc, n_baseline = x.n_baseline + t.nb,
+			sum_candidate = x.sum_candidate + t.sc, sum_baseline = x.sum_baseline + t.sb,
+			sumsq_candidate = x.sumsq_candidate + t.qc, sumsq_baseline = x.sumsq_baseline + t.qb
+			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+	ELSE
+		-- The base: the baseline's quantile over the gate's window before v_from.
+		SELECT rollout.ddsketch_quantile(rollout.ddsketch_merge(
+				CASE WHEN v_metric = 'latency_ms' THEN w.latency_sketch ELSE w.cost_sketch END), v_q)
+			INTO v_base
+			FROM rollout.outcome_windows w
+			WHERE w.rollout_id = r.id AND w.arm = 'stable' AND NOT w.shadow
+			  AND w.window_start >= v_from - v_window AND w.window_start < v_from;
+		IF v_base IS NOT NULL THEN
+			-- Latency and cost: higher is worse.
+			v_fail := CASE WHEN g->'ratio' <> 'null' THEN v_base * (1 + (g->>'fail_ratio')::float8)
+						   ELSE v_base + (g->>'fail_margin')::float8 END;
+			v_pass := CASE WHEN g->'ratio' <> 'null' THEN v_base * (1 + (g->>'ratio')::float8)
+						   ELSE v_base + (g->>'margin')::float8 END;
+			SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0) AS nc,
+				   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0) AS nb,
+				   coalesce(sum(rollout.ddsketch_count_above(s.sketch, v_fail)) FILTER (WHERE s.arm = 'candidate'), 0) AS xc,
+				   coalesce(sum(rollout.ddsketch_count_above(s.sketch, v_fail)) FILTER (WHERE s.arm = 'stable'), 0) AS xb,
+				   coalesce(sum(rollout.ddsketch_count_above(s.sketch, v_pass)) FILTER (WHERE s.arm = 'candidate'), 0) AS yc,
+				   coalesce(sum(rollout.ddsketch_count_above(s.sketch, v_pass)) FILTER (WHERE s.arm = 'stable'), 0) AS yb
+				INTO t
+				FROM (SELECT w.arm,
+							 CASE WHEN v_metric = 'latency_ms' THEN w.n_latency ELSE w.n_cost END AS n,
+							 CASE WHEN v_metric = 'latency_ms' THEN w.latency_sketch ELSE w.cost_sketch END AS sketch
+					  FROM rollout.outcome_windows w
+					  WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+						AND w.window_start >= v_from AND w.window_start < v_to) s
+				WHERE s.sketch IS NOT NULL;
+			v_nc := t.nc; v_nb := t.nb; v_xc := t.xc; v_xb := t.xb; v_yc := t.yc; v_yb := t.yb;
+		END IF;
+		-- Windows before any baseline data are passed over: nothing fixed
+		-- a threshold for them in advance.
+		UPDATE rollout.gate_tallies x SET counted_to = v_to,
+			n_candidate = x.n_candidate + v_nc, n_baseline = x.n_baseline + v_nb,
+			x_candidate = x.x_candidate + v_xc, x_baseline = x.x_baseline + v_xb,
+			y_candidate = x.y_candidate + v_yc, y_baseline = x.y_baseline + v_yb,
+			baseline_quantile = coalesce(v_base, x.baseline_quantile)
+			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+	END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._eta(p_elapsed interval, p_factor float8) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN p_factor IS NULL OR p_factor <= 0 OR p_elapsed <= interval '0' THEN ''
+				WHEN p_factor > 1000 THEN ', more than 1000 times the time so far at the current rate'
+				ELSE pg_catalog.format(', about %s%s h %s min more at the current rate',
+						CASE WHEN m >= 1440 THEN (m / 1440) || ' d ' ELSE '' END, m % 1440 / 60, m % 60) END
+	FROM (SELECT ceil(extract(epoch FROM p_elapsed) * p_factor / 60)::bigint AS m) x
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._evaluate_gate_av(r rollout.rollouts, g jsonb, p_at timestamptz)
+RETURNS rollout.gate_verdict
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	res rollout.gate_verdict;
+	v_metric text := g->>'metric';
+	v_cmp text := g->>'comparison';
+	v_test text := g->>'test';
+	v_hib boolean := (g->>'higher_is_better')::boolean;
+	v_alpha float8 := coalesce((g->>'alpha')::float8, 0.05);
+	v_pass_alpha float8 := coalesce((g->>'pass_alpha')::float8, 0.05);
+	v_min bigint := coalesce((g->>'min_samples')::bigint, 0);
+	v_margin float8 := coalesce((g->>'margin')::float8, 0);
+	v_fail_margin float8 := coalesce((g->>'fail_margin')::float8, (g->>'margin')::float8, 0);
+	v_prove_at numeric := coalesce((g->>'prove_at_percent')::numeric, 0);
+	v_q float8 := CASE v_cmp WHEN 'median' THEN 0.5 WHEN 'p95' THEN 0.95 ELSE 0.99 END;
+	v_sign float8 := CASE WHEN v_hib THEN -1 ELSE 1 END;
+	v_xc bigint[];
+	v_xb bigint[];
+	v_yc bigint[];
+	v_yb bigint[];
+	v_share float8[];
+	v_nc bigint;
+	v_nb bigint;
+	v_sxc float8;
+	v_sxb float8;
+	v_syb float8;
+	v_syc float8;
+	v_sc float8;
+	v_sb float8;
+	v_qc float8;
+	v_qb float8;
+	v_base float8;
+	v_from timestamptz;
+	v_rate_b float8;
+	v_theta_f float8;
+	v_theta_p float8;
+	v_fail_p float8;
+	v_pass_p float8;
+	v_fail_floor bigint := 0;
+	v_se float8;
+	t record;
+BEGIN
+	IF v_cmp = 'rate' AND v_metric NOT IN ('success', 'error', 'safety')
+	   OR v_cmp = 'mean' AND v_metric NOT IN ('quality', 'latency_ms', 'cost', 'success', 'error', 'safety')
+		  AND v_metric NOT LIKE 'metrics.%' THEN
+		RAISE EXCEPTION 'metric "%" is not supported by the % test', v_metric, v_test
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Always-valid tests read success, error, safety (rates); quality, latency_ms, cost and custom metrics (means); latency_ms, cost (quantiles).';
+	END IF;
+	PERFORM rollout._tally_gate(r, g, p_at);
+	SELECT array_agg(x.x_candidate ORDER BY x.stage), array_agg(x.x_baseline ORDER BY x.stage),
+		   array_agg(x.y_candidate ORDER BY x.stage), array_agg(x.y_baseline ORDER BY x.stage),
+		   array_agg(x.n_candidate::float8 / (x.n_candidate + x.n_baseline) ORDER BY x.stage),
+		   sum(x.n_candidate), sum(x.n_baseline), sum(x.x_candidate), sum(x.x_baseline), sum(x.y_baseline),
+		   sum(x.sum_candidate), sum(x.sum_baseline), sum(x.sumsq_candidate), sum(x.sumsq_baseline),
+		   (array_agg(x.baseline_quantile ORDER BY x.stage DESC))[1], min(x.counted_to) FILTER (WHERE x.stage = 1)
+		INTO v_xc, v_xb, v_yc, v_yb, v_share, v_nc, v_nb, v_sxc, v_sxb, v_syb,
+			 v_sc, v_sb, v_qc, v_qb, v_base, v_from
+		FROM rollout.gate_tallies x
+		WHERE x.rollout_id = r.id AND x.gate = g->>'name' AND x.stage >= 1
+		  AND x.n_candidate + x.n_baseline > 0;
+	res.window_to := rollout.window_start(p_at);
+	SELECT s.started_at INTO v_from FROM rollout.stages s WHERE s.rollout_id = r.id AND s.stage = 1;
+	res.window_from := rollout.window_start(coalesce(v_from, r.stage_started_at));
+	res.n_candidate := coalesce(v_nc, 0);
+	res.n_baseline := coalesce(v_nb, 0);
+	IF res.n_candidate < 2 OR res.n_baseline < 2 THEN
+		res.verdict := 'inconclusive';
+		res.detail := pg_catalog.format('too few samples: candidate %s, baseline %s (windows count once they have ended)',
+										res.n_candidate, res.n_baseline);
+		RETURN res;
+	END IF;
+
+	IF v_test = 'event_share' AND v_cmp = 'rate' THEN
+		-- Events: failures for success, errors, safety flags.
+		v_rate_b := v_sxb / v_nb;
+		res.value_candidate := CASE WHEN v_metric = 'success' THEN 1 - v_sxc / v_nc ELSE v_sxc / v_nc END;
+		res.value_baseline := CASE WHEN v_metric = 'success' THEN 1 - v_rate_b ELSE v_rate_b END;
+		res.estimate := res.value_candidate - res.value_baseline;
+		-- A margin on the rate is a ratio of event rates; a baseline
+		-- without events yet counts as half an event.
+		v_rate_b := greatest(v_rate_b, 0.5 / v_nb);
+		v_theta_f := 1 + v_fail_margin / v_rate_b;
+		v_theta_p := 1 + v_margin / v_rate_b;
+	ELSIF v_test = 'event_share' THEN
+		-- Quantiles: the candidate's values above each threshold, against
+		-- 1 - q (the share above its own quantile). The event-share test
+		-- with one segment of share 1 - q, the candidate's values above as
+		-- its events and those below as the other arm's, is the always-valid
+		-- one-sample binomial test of that share: fail when more than 1 - q
+		-- lie above the fail threshold, pass when fewer than 1 - q lie above
+		-- the pass threshold.
+		v_syc := (SELECT sum(u) FROM unnest(v_yc) u);
+		res.value_candidate := v_sxc / v_nc;
+		res.value_baseline := v_sxb / v_nb;
+		res.estimate := res.value_candidate - res.value_baseline;
+		v_xc := ARRAY[v_sxc::bigint];
+		v_xb := ARRAY[(v_nc - v_sxc)::bigint];
+		v_yc := ARRAY[v_syc::bigint];
+		v_yb := ARRAY[(v_nc - v_syc)::bigint];
+		v_share := ARRAY[1 - v_q];
+		v_theta_f := 1;
+		v_theta_p := 1;
+	ELSE
+		-- sequential: a difference of means (of 0/1 values for a rate).
+		IF v_cmp = 'rate' THEN
+			v_sc := CASE WHEN v_metric = 'success' THEN v_nc - v_sxc ELSE v_sxc END;
+			v_sb := CASE WHEN v_metric = 'success' THEN v_nb - v_sxb ELSE v_sxb END;
+			v_qc := v_sc;
+			v_qb := v_sb;
+		END IF;
+		res.value_candidate := v_sc / v_nc;
+		res.value_baseline := v_sb / v_nb;
+		res.estimate := res.value_candidate - res.value_baseline;
+		v_se := sqrt(greatest((v_qc - v_sc * v_sc / v_nc) / (v_nc - 1), 0) / v_nc
+					 + greatest((v_qb - v_sb * v_sb / v_nb) / (v_nb - 1), 0) / v_nb);
+		v_fail_floor := 100;
+		IF v_se = 0 THEN
+			v_fail_p := CASE WHEN v_sign * res.estimate > v_fail_margin THEN 0 ELSE 1 END;
+			v_pass_p := CASE WHEN v_sign * res.estimate < v_margin THEN 0 ELSE 1 END;
+		ELSE
+			res.statistic := res.estimate / v_se;
+			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_fail_margin,
+				CASE WHEN v_hib THEN 'less' ELSE 'greater' END, v_alpha);
+			v_fail_p := t.p_value;
+			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_margin,
+				CASE WHEN v_hib THEN 'greater' ELSE 'less' END, v_pass_alpha);
+			v_pass_p := t.p_value;
+			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, 0, 'two-sided', v_alpha);
+			res.ci_low := t.lower;
+			res.ci_high := t.upper;
+		END IF;
+	END IF;
+	IF v_test = 'event_share' THEN
+		SELECT * INTO t FROM rollout.event_share_test(v_xc, v_xb, v_share, v_theta_f, 'greater');
+		v_fail_p := t.p_value;
+		res.statistic := t.log_e;
+		SELECT * INTO t FROM rollout.event_share_test(v_yc, v_yb, v_share, v_theta_p, 'less');
+		v_pass_p := t.p_value;
+	END IF;
+
+	IF v_fail_p < v_alpha AND v_nc >= v_fail_floor AND v_nb >= v_fail_floor THEN
+		res.verdict := 'fail';
+		res.p_value := v_fail_p;
+		res.detail := 'harm shown';
+	ELSIF res.n_candidate < v_min THEN
+		res.verdict := 'inconclusive';
+		res.p_value := v_fail_p;
+		res.detail := pg_catalog.format('no harm shown; %s of %s candidate samples%s', res.n_candidate, v_min,
+			rollout._eta(res.window_to - res.window_from, (v_min - res.n_candidate)::float8 / greatest(res.n_candidate, 1)));
+	ELSIF g->>'mode' = 'guardrail' THEN
+		res.verdict := 'pass';
+		res.p_value := v_fail_p;
+		res.detail := 'no harm shown (guardrail)';
+	ELSIF r.percent < v_prove_at AND coalesce((r.plan->'steps'->r.stage->>'percent')::numeric, 100) < 100 THEN
+		-- Below prove_at_percent, and not the last step before 100%.
+		res.verdict := 'pass';
+		res.p_value := v_fail_p;
+		res.detail := pg_catalog.format('no harm shown; non-inferiority must be shown from %s%% on', v_prove_at);
+	ELSIF v_pass_p < v_pass_alpha THEN
+		res.verdict := 'pass';
+		res.p_value := v_pass_p;
+		res.detail := 'non-inferiority shown';
+	ELSE
+		res.verdict := 'inconclusive';
+		res.p_value := v_pass_p;
+		-- The evidence grows about linearly with the samples: at the rate
+		-- so far, it needs ln(1/pass_alpha) / ln(1/p) times the time so far.
+		res.detail := 'no harm shown; non-inferiority not shown yet' ||
+			CASE WHEN v_pass_p < exp(-0.5) THEN
+				rollout._eta(res.window_to - res.window_from, ln(v_pass_alpha) / ln(v_pass_p) - 1)
+			ELSE ' (no evidence of it yet)' END;
+	END IF;
+	IF v_test = 'event_share' AND v_cmp <> 'rate' THEN
+		res.detail := res.detail || pg_catalog.format(' (baseline %s %s)', v_cmp, round(v_base::numeric, 6));
+	END IF;
+	RETURN res;
+EXCEPTION WHEN OTHERS THEN
+	res.verdict := 'error';
+	res.detail := SQLERRM;
+	RETURN res;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._evaluate_gate(r rollout.rollouts, g jsonb, p_at timestamptz)
+RETURNS rollout.gate_verdict
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	res rollout.gate_verdict;
+	v_metric text := g->>'metric';
+	v_custom text;
+	v_cmp text := g->>'comparison';
+	v_test text := g->>'test';
+	v_mode text := coalesce(g->>'mode', 'non_inferiority');
+	v_hib boolean := (g->>'higher_is_better')::boolean;
+	v_alpha float8 := coalesce((g->>'alpha')::float8, 0.05);
+	v_min bigint := coalesce((g->>'min_samples')::bigint, 0);
+	v_window interval := make_interval(secs => coalesce((g->>'window_seconds')::float8, 3600));
+	v_margin float8 := (g->>'margin')::float8;
+	v_ratio float8 := (g->>'ratio')::float8;
+	v_from timestamptz;
+	c record;
+	b record;
+	c_found boolean;
+	b_found boolean;
+	sc_n bigint;
+	sc_value float8;
+	sc_sd float8;
+	sc_x bigint;
+	sb_n bigint;
+	sb_value float8;
+	sb_sd float8;
+	sb_x bigint;
+	v_delta float8;
+	v_sign float8;
+	v_alt_pass text;
+	v_alt_fail text;
+	v_pass_p float8;
+	v_fail_p float8;
+	xs float8[];
+	ys float8[];
+	t record;
+BEGIN
+	IF v_test IN ('event_share', 'sequential') THEN
+		RETURN rollout._evaluate_gate_av(r, g, p_at);
+	END IF;
+	IF v_metric LIKE 'metrics.%' THEN
+		v_custom := substr(v_metric, 9);
+	END IF;
+	res.window_to := p_at;
+	-- Windows are 5-minute buckets tagged with their stage: start from the
+	-- bucket holding the boundary, so a stage's first partial bucket counts.
+	v_from := rollout.window_start(greatest(r.stage_started_at, p_at - v_window));
+
+	-- The rolling window, widened to the whole stage when it is too thin.
+	FOR i IN 1..2 LOOP
+		res.window_from := v_from;
+		IF v_metric IN ('success', 'error', 'safety') THEN
+			-- Boolean metrics need only the counts.
+			SELECT * INTO c FROM rollout._arm_counts(r.id, v_from, p_at + interval '1 microsecond', r.stage) s
+				WHERE s.arm = 'candidate';
+			c_found := FOUND;
+			SELECT * INTO b FROM rollout._arm_counts(r.id, v_from, p_at + interval '1 microsecond', r.stage) s
+				WHERE s.arm = 'stable';
+			b_found := FOUND;
+		ELSE
+			SELECT * INTO c FROM rollout.arm_summary(r.id, v_from, p_at + interval '1 microsecond', v_custom, r.stage) s
+				WHERE s.arm = 'candidate' AND NOT s.shadow;
+			c_found := FOUND;
+			SELECT * INTO b FROM rollout.arm_summary(r.id, v_from, p_at + interval '1 microsecond', v_custom, r.stage) s
+				WHERE s.arm = 'stable' AND NOT s.shadow;
+			b_found := FOUND;
+		END IF;
+		sc_n := 0; sc_value := NULL; sc_sd := NULL; sc_x := NULL;
+		sb_n := 0; sb_value := NULL; sb_sd := NULL; sb_x := NULL;
+		IF c_found AND b_found THEN
+			SELECT * INTO sc_n, sc_value, sc_sd, sc_x FROM rollout._arm_stat(c, v_metric, v_cmp, v_custom);
+			SELECT * INTO sb_n, sb_value, sb_sd, sb_x FROM rollout._arm_stat(b, v_metric, v_cmp, v_custom);
+		END IF;
+		EXIT WHEN v_from <= rollout.window_start(r.stage_started_at)
+			OR (coalesce(sc_n, 0) >= greatest(v_min, 1) AND coalesce(sb_n, 0) >= greatest(v_min, 1));
+		v_from := rollout.window_start(r.stage_started_at);
+	END LOOP;
+
+	-- Quantiles of metrics without a sketch come from raw values.
+	IF c_found AND b_found AND sc_n IS NULL THEN
+		xs := rollout.arm_values(r.id, 'candidate', coalesce(v_custom, v_metric), res.window_from, p_at + interval '1 microsecond');
+		ys := rollout.arm_values(r.id, 'stable', coalesce(v_custom, v_metric), res.window_from, p_at + interval '1 microsecond');
+		sc_n := coalesce(cardinality(xs), 0);
+		sb_n := coalesce(cardinality(ys), 0);
+		sc_value := (SELECT percentile_disc(CASE v_cmp WHEN 'median' THEN 0.5 WHEN 'p95' THEN 0.95 ELSE 0.99 END)
+					   WITHIN GROUP (ORDER BY u) FROM unnest(xs) u);
+		sb_value := (SELECT percentile_disc(CASE v_cmp WHEN 'median' THEN 0.5 WHEN 'p95' THEN 0.95 ELSE 0.99 END)
+					   WITHIN GROUP (ORDER BY u) FROM unnest(ys) u);
+	END IF;
+
+	res.n_candidate := coalesce(sc_n, 0);
+	res.n_baseline := coalesce(sb_n, 0);
+	res.value_candidate := sc_value;
+	res.value_baseline := sb_value;
+	IF res.n_candidate < greatest(v_min, 1) OR res.n_baseline < greatest(v_min, 1) THEN
+		res.verdict := 'inconclusive';
+		res.detail := pg_catalog.format('too few samples: candidate %s, baseline %s, need %s each',
+										res.n_candidate, res.n_baseline, greatest(v_min, 1));
+		RETURN res;
+	END IF;
+
+	-- Orientation: degradation D = sign * (candidate - baseline) > 0 is worse.
+	v_sign := CASE WHEN v_hib THEN -1 ELSE 1 END;
+	v_delta := CASE WHEN v_ratio IS NOT NULL THEN v_ratio * abs(sb_value) ELSE coalesce(v_margin, 0) END;
+	res.estimate := sc_value - sb_value;
+	-- H0 of the pass test: D >= delta; of the fail test: D <= delta. In terms
+	-- of candidate - baseline the boundary is sign * delta.
+	v_alt_pass := CASE WHEN v_hib THEN 'greater' ELSE 'less' END;
+	v_alt_fail := CASE WHEN v_hib THEN 'less' ELSE 'greater' END;
+
+	IF v_test = 'hard_limit' THEN
+		res.statistic := v_sign * res.estimate;
+		res.verdict := CASE WHEN v_sign * res.estimate > v_delta THEN 'fail' ELSE 'pass' END;
+		res.detail := pg_catalog.format('limit: candidate %s baseline by at most %s',
+										CASE WHEN v_hib THEN 'below' ELSE 'above' END, v_delta);
+		RETURN res;
+	ELSIF v_test = 'proportion' THEN
+		SELECT * INTO t FROM rollout.proportion_test(sc_x, sc_n, sb_x, sb_n, v_sign * v_delta, v_alt_pass);
+		v_pass_p := t.p_value;
+		res.statistic := t.statistic;
+		SELECT * INTO t FROM rollout.proportion_test(sc_x, sc_n, sb_x, sb_n, v_sign * v_delta, v_alt_fail);
+		v_fail_p := t.p_value;
+	ELSIF v_test = 'welch' THEN
+		IF sc_sd IS NULL OR sb_sd IS NULL THEN
+			res.verdict := 'inconclusive';
+			res.detail := 'a variance needs at least two samples per arm';
+			RETURN res;
+		END IF;
+		SELECT * INTO t FROM rollout.welch_test(sc_value, sc_sd, sc_n, sb_value, sb_sd, sb_n, v_sign * v_delta, v_alt_pass);
+		v_pass_p := t.p_value;
+		res.statistic := t.t;
+		SELECT * INTO t FROM rollout.welch_test(sc_value, sc_sd, sc_n, sb_value, sb_sd, sb_n, v_sign * v_delta, v_alt_fail);
+		v_fail_p := t.p_value;
+	ELSIF v_test = 'mann_whitney' THEN
+		xs := rollout.arm_values(r.id, 'candidate', coalesce(v_custom, v_metric), res.window_from, p_at + interval '1 microsecond');
+		ys := rollout.arm_values(r.id, 'stable', coalesce(v_custom, v_metric), res.window_from, p_at + interval '1 microsecond');
+		-- Shift the baseline to the threshold: candidate vs baseline worsened by delta.
+		IF v_ratio IS NOT NULL THEN
+			ys := ARRAY(SELECT u * (1 + v_sign * v_ratio) FROM unnest(ys) u);
+		ELSE
+			ys := ARRAY(SELECT u + v_sign * v_delta FROM unnest(ys) u);
+		END IF;
+		IF cardinality(xs) = 0 OR cardinality(ys) = 0 THEN
+			res.verdict := 'inconclusive';
+			res.detail := 'no raw values in the window';
+			RETURN res;
+		END IF;
+		SELECT * INTO t FROM rollout.mann_whitney(xs, ys, v_alt_pass);
+		v_pass_p := t.p_value;
+		res.statistic := t.u;
+		SELECT * INTO t FROM rollout.mann_whitney(xs, ys, v_alt_fail);
+		v_fail_p := t.p_value;
+	ELSE
+		res.verdict := 'error';
+		res.detail := pg_catalog.format('unknown test "%s"', v_test);
+		RETURN res;
+	END IF;
+
+	IF v_fail_p IS NOT NULL AND v_fail_p < v_alpha THEN
+		res.verdict := 'fail';
+		res.p_value := v_fail_p;
+		res.detail := 'inferiority shown';
+	ELSIF v_mode = 'guardrail' THEN
+		res.verdict := 'pass';
+		res.p_value := v_fail_p;
+		res.detail := 'no significant degradation';
+	ELSIF v_pass_p IS NOT NULL AND v_pass_p < v_alpha THEN
+		res.verdict := 'pass';
+		res.p_value := v_pass_p;
+		res.detail := 'non-inferiority shown';
+	ELSE
+		res.verdict := 'inconclusive';
+		res.p_value := v_pass_p;
+		res.detail := 'the test cannot tell yet';
+	END IF;
+	RETURN res;
+EXCEPTION WHEN OTHERS THEN
+	res.verdict := 'error';
+	res.detail := SQLERRM;
+	RETURN res;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._srm_reason(r rollout.rollouts, p_at timestamptz) RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_alpha float8 := coalesce((r.plan->>'srm_alpha')::float8, 0.001);
+	v_c bigint[];
+	v_b bigint[];
+	v_share float8[];
+	t record;
+BEGIN
+	IF r.strategy <> 'canary' OR r.percent <= 0 OR r.percent >= 100
+	   OR jsonb_array_length(r.rules) > 0 OR r.boosted THEN
+		RETURN NULL;
+	END IF;
+	PERFORM rollout._tally_gate(r, '{"name": ".srm"}', p_at);
+	SELECT array_agg(x.n_candidate ORDER BY x.stage), array_agg(x.n_baseline ORDER BY x.stage),
+		   array_agg(s.percent::float8 / 100 ORDER BY x.stage)
+		INTO v_c, v_b, v_share
+		FROM rollout.gate_tallies x
+		JOIN rollout.stages s ON s.rollout_id = r.id AND s.stage = x.stage
+		WHERE x.rollout_id = r.id AND x.gate = '.srm' AND x.stage >= 1
+		  AND s.percent > 0 AND s.percent < 100;
+	IF v_c IS NULL THEN
+		RETURN NULL;
+	END IF;
+	SELECT * INTO t FROM rollout.event_share_test(v_c, v_b, v_share, 1, 'two-sided');
+	IF t.p_value < v_alpha THEN
+		RETURN pg_catalog.format('sample ratio mismatch: %s candidate / %s stable outcomes at %s%% (always-valid p = %s)',
+								 v_c[cardinality(v_c)], v_b[cardinality(v_b)], r.percent, to_char(t.p_value, '9.9EEEE'));
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._boost(r rollout.rollouts, p_at timestamptz) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_next jsonb := r.plan->'steps'->r.stage;
+BEGIN
+	IF r.boosted OR NOT coalesce((r.plan->'extend'->>'allow_boost')::boolean, false)
+	   OR v_next IS NULL OR (v_next->>'percent')::numeric >= 100 THEN
+		RETURN false;
+	END IF;
+	UPDATE rollout.rollouts SET percent = (v_next->>'percent')::numeric, boosted = true WHERE id = r.id;
+	PERFORM rollout._record_change(r, 'boost',
+		pg_catalog.format('short of samples: share raised to %s%% for sample collection', v_next->>'percent'), p_at);
+	RETURN true;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._tick_canary(r rollout.rollouts, p_at timestamptz,
+									 OUT action text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	g jsonb;
+	v rollout.gate_verdict;
+	v_name text;
+	v_act text;
+	v_streak jsonb := r.fail_streak;
+	v_count integer;
+	v_last timestamptz;
+	v_all_pass boolean := true;
+	v_rollback_now text;
+	v_rollback text;
+	v_freeze text;
+	v_approval text;
+	v_hold text;
+	v_alerts text[] := '{}';
+	v_blocking text[] := '{}';
+	v_verdicts jsonb := '{}';
+	v_srm text;
+	v_step jsonb;
+	v_bake_until timestamptz;
+	v_need bigint;
+	v_n_c bigint;
+	v_n_b bigint;
+BEGIN
+	FOR g IN SELECT * FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) LOOP
+		v_name := g->>'name';
+		v_act := g->>'action';
+		v := rollout._evaluate_gate(r, g, p_at);
+		v_verdicts := v_verdicts || jsonb_build_object(v_name, v.verdict);
+		IF v_act = 'dry_run' THEN
+			PERFORM rollout._store_verdict(r, g, v, p_at, false);
+			CONTINUE;
+		END IF;
+		IF v.verdict <> 'pass' THEN
+			v_all_pass := false;
+			v_blocking := v_blocking || pg_catalog.format('%s %s', v_name, v.verdict);
+		END IF;
+		IF v.verdict = 'fail' THEN
+			IF coalesce((g->>'alert')::boolean, false) OR v_act = 'alert' THEN
+				v_alerts := v_alerts || v_name;
+			END IF;
+			CASE v_act
+				WHEN 'rollback_now' THEN
+					v_rollback_now := coalesce(v_rollback_now, pg_catalog.format('gate %s failed: %s', v_name, v.detail));
+				WHEN 'rollback' THEN
+					v_count := coalesce((v_streak->v_name->>'count')::integer, 0);
+					v_last := (v_streak->v_name->>'last')::timestamptz;
+					IF v_last IS NULL OR p_at - v_last >= make_interval(secs => coalesce((g->>'window_seconds')::float8, 0)) THEN
+						v_count := v_count + 1;
+						v_last := p_at;
+					END IF;
+					v_streak := v_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
+					IF v_count >= coalesce((g->>'consecutive')::integer, 1) THEN
+						v_rollback := coalesce(v_rollback, pg_catalog.format('gate %s failed in %s consecutive windows', v_name, v_count));
+					ELSE
+						v_hold := coalesce(v_hold, pg_catalog.format('gate %s failed (%s of %s windows)', v_name, v_count, g->>'consecutive'));
+					END IF;
+				WHEN 'freeze' THEN
+					v_freeze := coalesce(v_freeze, pg_catalog.format('gate %s failed', v_name));
+				WHEN 'hold_for_approval' THEN
+					IF r.approved_stage IS DISTINCT FROM r.stage THEN
+						v_approval := coalesce(v_approval, pg_catalog.format('gate %s failed', v_name));
+					ELSE
+						-- Approved for this stage: the failure no longer blocks.
+						v_blocking := array_remove(v_blocking, pg_catalog.format('%s fail', v_name));
+					END IF;
+				WHEN 'hold' THEN
+					v_hold := coalesce(v_hold, pg_catalog.format('gate %s failed', v_name));
+				ELSE
+					NULL;
+			END CASE;
+		ELSIF v_streak ? v_name THEN
+			v_streak := v_streak - v_name;
+		END IF;
+		PERFORM rollout._store_verdict(r, g, v, p_at,
+			v.verdict = 'fail' AND v_act IN ('rollback_now', 'rollback', 'freeze', 'hold_for_approval', 'hold'));
+	END LOOP;
+
+	UPDATE rollout.rollouts SET fail_streak = v_streak, last_eval_at = p_at WHERE id = r.id;
+	UPDATE rollout.stages SET verdicts = v_verdicts WHERE rollout_id = r.id AND stage = r.stage;
+	SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
+
+	IF cardinality(v_alerts) > 0 THEN
+		PERFORM rollout._log_event(r.agent, r.id, 'alert', NULL,
+			jsonb_build_object('gates', to_jsonb(v_alerts)), 'gate failed', p_at);
+		PERFORM rollout._notify_change(r.id, r.agent, 'alert', r.state, r.stage, r.percent, p_at,
+									   'gates failed: ' || array_to_string(v_alerts, ', '));
+	END IF;
+
+	IF v_rollback_now IS NOT NULL THEN
+		PERFORM rollout._finish_rollback(r, true, 'rollback_now', v_rollback_now, p_at);
+		action := 'rollback_now'; detail := v_rollback_now;
+		RETURN;
+	END IF;
+	IF v_rollback IS NOT NULL THEN
+		PERFORM rollout._finish_rollback(r, false, 'rollback', v_rollback, p_at);
+		action := 'rollback'; detail := v_rollback;
+		RETURN;
+	END IF;
+	IF v_freeze IS NOT NULL THEN
+		PERFORM rollout._hold(r, 'paused', 'freeze', v_freeze, p_at);
+		action := 'freeze'; detail := v_freeze;
+		RETURN;
+	END IF;
+	IF v_approval IS NOT NULL THEN
+		PERFORM rollout._hold(r, 'awaiting_approval', 'hold_for_approval', v_approval, p_at);
+		action := 'hold_for_approval'; detail := v_approval;
+		RETURN;
+	END IF;
+	v_srm := rollout._srm_reason(r, p_at);
+	v_hold := coalesce(v_hold, v_srm);
+	IF v_hold IS NOT NULL THEN
+		IF rollout._hold(r, 'holding', 'hold', v_hold, p_at) THEN
+			action := 'hold';
+		ELSE
+			action := 'wait';
+		END IF;
+		detail := v_hold;
+		RETURN;
+	END IF;
+
+	-- Nothing failed. Advancing needs every acting gate to pass, the bake
+	-- time and the step's samples.
+	v_step := r.plan->'steps'->(r.stage - 1);
+	v_bake_until := r.stage_started_at + make_interval(secs => coalesce((v_step->>'bake_seconds')::float8, 0));
+	IF cardinality(v_blocking) > 0 THEN
+		action := 'wait';
+		detail := 'gates not passed: ' || array_to_string(v_blocking, ', ');
+		-- After the bake, gates that cannot tell yet need more samples.
+		IF p_at >= v_bake_until
+		   AND NOT EXISTS (SELECT 1 FROM unnest(v_blocking) b WHERE b NOT LIKE '% inconclusive')
+		   AND rollout._boost(r, p_at) THEN
+			action := 'boost';
+		END IF;
+		RETURN;
+	END IF;
+	IF r.state = 'holding' THEN
+		UPDATE rollout.rollouts SET state = 'canary', hold_reason = NULL WHERE id = r.id;
+		PERFORM rollout._record_change(r, 'release', 'every gate passes again', p_at);
+		SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
+	END IF;
+
+	v_need := coalesce((v_step->>'min_samples')::bigint, 0);
+	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
+		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
+		INTO v_n_c, v_n_b
+		FROM rollout._arm_counts(r.id, rollout.window_start(r.stage_started_at), p_at + interval '1 microsecond', r.stage) s;
+
+	IF p_at < v_bake_until THEN
+		action := 'wait';
+		detail := pg_catalog.format('baking until %s', v_bake_until);
+		RETURN;
+	END IF;
+	IF v_n_c < v_need OR v_n_b < v_need THEN
+		action := 'wait';
+		detail := pg_catalog.format('bake time over, short of samples: candidate %s, baseline %s, need %s',
+									v_n_c, v_n_b, v_need);
+		IF rollout._boost(r, p_at) THEN
+			action := 'boost';
+		END IF;
+		RETURN;
+	END IF;
+	IF rollout.in_blackout(r.plan, p_at) THEN
+		action := 'wait';
+		detail := 'inside a blackout window';
+		RETURN;
+	END IF;
+	detail := rollout._advance(r, false, 'advance',
+		pg_catalog.format('stage %s passed: every gate passed, %s candidate and %s baseline samples',
+						  r.stage, v_n_c, v_n_b), p_at);
+	action := CASE WHEN detail = 'promoted' THEN 'promote' ELSE 'advance' END;
+END
+$$;
+
+-- A fresh install revokes every function from PUBLIC once (63_status.sql).
+REVOKE ALL ON FUNCTION rollout._tally_gate(rollout.rollouts, jsonb, timestamptz),
+	rollout._eta(interval, float8),
+	rollout._evaluate_gate_av(rollout.rollouts, jsonb, timestamptz),
+	rollout._boost(rollout.rollouts, timestamptz) FROM PUBLIC;
+-- end of default gates (issue 9)
+
 -- timeline, metrics, comments (issue 14)
 -- Identical to src/sql/70_timeline.sql, src/sql/71_metrics.sql, src/sql/90_comments.sql.
 

@@ -94,6 +94,7 @@ BEGIN
 		WHEN 'success' THEN v_n := s.n_success_known; v_sum := s.n_success; v_sumsq := s.n_success;
 		WHEN 'error' THEN v_n := s.n; v_sum := s.n_error; v_sumsq := s.n_error;
 		WHEN 'safety' THEN v_n := s.n; v_sum := s.n_safety; v_sumsq := s.n_safety;
+		WHEN 'feedback' THEN v_n := s.n_feedback; v_sum := s.sum_feedback; v_sumsq := NULL;
 		ELSE
 			IF p_custom IS NOT NULL THEN
 				v_n := s.metric_n; v_sum := s.metric_sum; v_sumsq := s.metric_sumsq;
@@ -204,6 +205,23 @@ BEGIN
 			x_candidate = x.x_candidate + t.xc, x_baseline = x.x_baseline + t.xb,
 			y_candidate = x.y_candidate + t.xc, y_baseline = x.y_baseline + t.xb
 			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+	ELSIF v_cmp = 'mean' AND v_metric LIKE 'metrics.%' THEN
+		-- A custom metric: its per-window {"n", "sum", "sumsq"} in metrics.
+		SELECT coalesce(sum((w.metrics->substr(v_metric, 9)->>'n')::bigint) FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'n')::bigint) FILTER (WHERE w.arm = 'stable'), 0) AS nb,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sum')::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS sc,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sum')::float8) FILTER (WHERE w.arm = 'stable'), 0) AS sb,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sumsq')::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS qc,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sumsq')::float8) FILTER (WHERE w.arm = 'stable'), 0) AS qb
+			INTO t
+			FROM rollout.outcome_windows w
+			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+			  AND w.window_start >= v_from AND w.window_start < v_to;
+		UPDATE rollout.gate_tallies x SET counted_to = v_to,
+			n_candidate = x.n_candidate + t.nc, n_baseline = x.n_baseline + t.nb,
+			sum_candidate = x.sum_candidate + t.sc, sum_baseline = x.sum_baseline + t.sb,
+			sumsq_candidate = x.sumsq_candidate + t.qc, sumsq_baseline = x.sumsq_baseline + t.qb
+			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
 	ELSIF v_cmp = 'mean' THEN
 		SELECT coalesce(sum(CASE v_metric WHEN 'quality' THEN w.n_quality WHEN 'latency_ms' THEN w.n_latency
 							 WHEN 'cost' THEN w.n_cost WHEN 'success' THEN w.n_success_known ELSE w.n END)
@@ -278,6 +296,19 @@ BEGIN
 END
 $$;
 
+-- ", about 2 h 10 min more at the current rate": the time a gate still
+-- needs when it has taken p_elapsed and needs p_factor times as much again.
+CREATE FUNCTION rollout._eta(p_elapsed interval, p_factor float8) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN p_factor IS NULL OR p_factor <= 0 OR p_elapsed <= interval '0' THEN ''
+				WHEN p_factor > 1000 THEN ', more than 1000 times the time so far at the current rate'
+				ELSE pg_catalog.format(', about %s%s h %s min more at the current rate',
+						CASE WHEN m >= 1440 THEN (m / 1440) || ' d ' ELSE '' END, m % 1440 / 60, m % 60) END
+	FROM (SELECT ceil(extract(epoch FROM p_elapsed) * p_factor / 60)::bigint AS m) x
+$$;
+
 -- Evaluates an always-valid gate (test event_share or sequential) over the
 -- whole canary so far (every stage from 1 on, from rollout.gate_tallies),
 -- so that looking at every evaluation keeps the chance of failing an
@@ -286,7 +317,8 @@ $$;
 -- sequential test waits for 100 per arm, where its normal approximation
 -- holds); passes when it shows non-inferiority within margin/ratio at
 -- pass_alpha after min_samples, or, for guardrails and at steps below
--- prove_at_percent, when no harm is shown after min_samples.
+-- prove_at_percent but the last before 100%, when no harm is shown after
+-- min_samples.
 CREATE FUNCTION rollout._evaluate_gate_av(r rollout.rollouts, g jsonb, p_at timestamptz)
 RETURNS rollout.gate_verdict
 LANGUAGE plpgsql
@@ -316,6 +348,7 @@ DECLARE
 	v_sxc float8;
 	v_sxb float8;
 	v_syb float8;
+	v_syc float8;
 	v_sc float8;
 	v_sb float8;
 	v_qc float8;
@@ -332,10 +365,11 @@ DECLARE
 	t record;
 BEGIN
 	IF v_cmp = 'rate' AND v_metric NOT IN ('success', 'error', 'safety')
-	   OR v_cmp = 'mean' AND v_metric NOT IN ('quality', 'latency_ms', 'cost', 'success', 'error', 'safety') THEN
+	   OR v_cmp = 'mean' AND v_metric NOT IN ('quality', 'latency_ms', 'cost', 'success', 'error', 'safety')
+		  AND v_metric NOT LIKE 'metrics.%' THEN
 		RAISE EXCEPTION 'metric "%" is not supported by the % test', v_metric, v_test
 			USING ERRCODE = 'feature_not_supported',
-				  DETAIL = 'Always-valid tests read the built-in metrics: success, error, safety (rates); quality, latency_ms, cost (means); latency_ms, cost (quantiles).';
+				  DETAIL = 'Always-valid tests read success, error, safety (rates); quality, latency_ms, cost and custom metrics (means); latency_ms, cost (quantiles).';
 	END IF;
 	PERFORM rollout._tally_gate(r, g, p_at);
 	SELECT array_agg(x.x_candidate ORDER BY x.stage), array_agg(x.x_baseline ORDER BY x.stage),
@@ -373,14 +407,24 @@ BEGIN
 		v_theta_f := 1 + v_fail_margin / v_rate_b;
 		v_theta_p := 1 + v_margin / v_rate_b;
 	ELSIF v_test = 'event_share' THEN
-		-- The null hypothesis of each side: the candidate's quantile is at
-		-- the threshold, i.e. 1 - q of its values lie above it, against the
-		-- baseline's share above the same threshold.
+		-- Quantiles: the candidate's values above each threshold, against
+		-- 1 - q (the share above its own quantile). The event-share test
+		-- with one segment of share 1 - q, the candidate's values above as
+		-- its events and those below as the other arm's, is the always-valid
+		-- one-sample binomial test of that share: fail when more than 1 - q
+		-- lie above the fail threshold, pass when fewer than 1 - q lie above
+		-- the pass threshold.
+		v_syc := (SELECT sum(u) FROM unnest(v_yc) u);
 		res.value_candidate := v_sxc / v_nc;
 		res.value_baseline := v_sxb / v_nb;
 		res.estimate := res.value_candidate - res.value_baseline;
-		v_theta_f := (1 - v_q) / greatest(v_sxb / v_nb, 0.5 / v_nb);
-		v_theta_p := (1 - v_q) / greatest(v_syb / v_nb, 0.5 / v_nb);
+		v_xc := ARRAY[v_sxc::bigint];
+		v_xb := ARRAY[(v_nc - v_sxc)::bigint];
+		v_yc := ARRAY[v_syc::bigint];
+		v_yb := ARRAY[(v_nc - v_syc)::bigint];
+		v_share := ARRAY[1 - v_q];
+		v_theta_f := 1;
+		v_theta_p := 1;
 	ELSE
 		-- sequential: a difference of means (of 0/1 values for a rate).
 		IF v_cmp = 'rate' THEN
@@ -426,12 +470,14 @@ BEGIN
 	ELSIF res.n_candidate < v_min THEN
 		res.verdict := 'inconclusive';
 		res.p_value := v_fail_p;
-		res.detail := pg_catalog.format('no harm shown; %s of %s candidate samples', res.n_candidate, v_min);
+		res.detail := pg_catalog.format('no harm shown; %s of %s candidate samples%s', res.n_candidate, v_min,
+			rollout._eta(res.window_to - res.window_from, (v_min - res.n_candidate)::float8 / greatest(res.n_candidate, 1)));
 	ELSIF g->>'mode' = 'guardrail' THEN
 		res.verdict := 'pass';
 		res.p_value := v_fail_p;
 		res.detail := 'no harm shown (guardrail)';
-	ELSIF r.percent < v_prove_at THEN
+	ELSIF r.percent < v_prove_at AND coalesce((r.plan->'steps'->r.stage->>'percent')::numeric, 100) < 100 THEN
+		-- Below prove_at_percent, and not the last step before 100%.
 		res.verdict := 'pass';
 		res.p_value := v_fail_p;
 		res.detail := pg_catalog.format('no harm shown; non-inferiority must be shown from %s%% on', v_prove_at);
@@ -442,7 +488,12 @@ BEGIN
 	ELSE
 		res.verdict := 'inconclusive';
 		res.p_value := v_pass_p;
-		res.detail := 'no harm shown; non-inferiority not shown yet';
+		-- The evidence grows about linearly with the samples: at the rate
+		-- so far, it needs ln(1/pass_alpha) / ln(1/p) times the time so far.
+		res.detail := 'no harm shown; non-inferiority not shown yet' ||
+			CASE WHEN v_pass_p < exp(-0.5) THEN
+				rollout._eta(res.window_to - res.window_from, ln(v_pass_alpha) / ln(v_pass_p) - 1)
+			ELSE ' (no evidence of it yet)' END;
 	END IF;
 	IF v_test = 'event_share' AND v_cmp <> 'rate' THEN
 		res.detail := res.detail || pg_catalog.format(' (baseline %s %s)', v_cmp, round(v_base::numeric, 6));

@@ -141,6 +141,27 @@ BEGIN
 END
 $$;
 
+-- Raises a locked rollout's share to its next step's for sample collection
+-- when the plan allows it (extend.allow_boost), once per rollout; true when
+-- it did. The stage and its bake stay; only the share changes.
+CREATE FUNCTION rollout._boost(r rollout.rollouts, p_at timestamptz) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_next jsonb := r.plan->'steps'->r.stage;
+BEGIN
+	IF r.boosted OR NOT coalesce((r.plan->'extend'->>'allow_boost')::boolean, false)
+	   OR v_next IS NULL OR (v_next->>'percent')::numeric >= 100 THEN
+		RETURN false;
+	END IF;
+	UPDATE rollout.rollouts SET percent = (v_next->>'percent')::numeric, boosted = true WHERE id = r.id;
+	PERFORM rollout._record_change(r, 'boost',
+		pg_catalog.format('short of samples: share raised to %s%% for sample collection', v_next->>'percent'), p_at);
+	RETURN true;
+END
+$$;
+
 -- Evaluates the gates of one locked canary rollout and acts on them.
 CREATE FUNCTION rollout._tick_canary(r rollout.rollouts, p_at timestamptz,
 									 OUT action text, OUT detail text)
@@ -170,7 +191,6 @@ DECLARE
 	v_need bigint;
 	v_n_c bigint;
 	v_n_b bigint;
-	v_next jsonb;
 BEGIN
 	FOR g IN SELECT * FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) LOOP
 		v_name := g->>'name';
@@ -269,10 +289,19 @@ BEGIN
 		RETURN;
 	END IF;
 
-	-- Nothing failed. Advancing needs every acting gate to pass.
+	-- Nothing failed. Advancing needs every acting gate to pass, the bake
+	-- time and the step's samples.
+	v_step := r.plan->'steps'->(r.stage - 1);
+	v_bake_until := r.stage_started_at + make_interval(secs => coalesce((v_step->>'bake_seconds')::float8, 0));
 	IF cardinality(v_blocking) > 0 THEN
 		action := 'wait';
 		detail := 'gates not passed: ' || array_to_string(v_blocking, ', ');
+		-- After the bake, gates that cannot tell yet need more samples.
+		IF p_at >= v_bake_until
+		   AND NOT EXISTS (SELECT 1 FROM unnest(v_blocking) b WHERE b NOT LIKE '% inconclusive')
+		   AND rollout._boost(r, p_at) THEN
+			action := 'boost';
+		END IF;
 		RETURN;
 	END IF;
 	IF r.state = 'holding' THEN
@@ -281,8 +310,6 @@ BEGIN
 		SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
 	END IF;
 
-	v_step := r.plan->'steps'->(r.stage - 1);
-	v_bake_until := r.stage_started_at + make_interval(secs => coalesce((v_step->>'bake_seconds')::float8, 0));
 	v_need := coalesce((v_step->>'min_samples')::bigint, 0);
 	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
 		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
@@ -298,12 +325,7 @@ BEGIN
 		action := 'wait';
 		detail := pg_catalog.format('bake time over, short of samples: candidate %s, baseline %s, need %s',
 									v_n_c, v_n_b, v_need);
-		v_next := r.plan->'steps'->r.stage;
-		IF NOT r.boosted AND coalesce((r.plan->'extend'->>'allow_boost')::boolean, false)
-		   AND v_next IS NOT NULL AND (v_next->>'percent')::numeric < 100 THEN
-			UPDATE rollout.rollouts SET percent = (v_next->>'percent')::numeric, boosted = true WHERE id = r.id;
-			PERFORM rollout._record_change(r, 'boost',
-				pg_catalog.format('short of samples: share raised to %s%% for sample collection', v_next->>'percent'), p_at);
+		IF rollout._boost(r, p_at) THEN
 			action := 'boost';
 		END IF;
 		RETURN;

@@ -1,88 +1,95 @@
 #!/usr/bin/env bash
-# Lifecycle simulation (make test SUITES=sim): 200 A/A rollouts and 200
-# rollouts of a 0.90 -> 0.87 success regression, on a simulated clock with a
-# tick every 5 simulated minutes, in throwaway instances (one per case, run
-# side by side on the two cores). Prints the false-alarm and catch rates and
-# exits non-zero when either misses its bound. Usage: run.sh BINDIR
+# The simulation of the default presets (test/sim/sim.py drives tick() on a
+# simulated clock; report.py prints the table and checks the bounds).
+#
+#   run.sh BINDIR reduced   what make test runs: a few hundred rollouts whose
+#                           bounds a correct build misses with probability
+#                           below 1e-4 (seeds fixed, so runs are repeatable)
+#   run.sh BINDIR full      what make sim runs: every default preset under
+#                           every scenario, 400 A/A rollouts per preset
+#
+# SIM_RUNS_AA / SIM_RUNS_REG override the full run's sizes; SIM_OUT names the
+# directory for the CSVs (default: a new one under /tmp). One throwaway
+# instance; cases run two at a time, each in its own database.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source test/common.sh
 
 BINDIR=$1
-RUNS=${SIM_RUNS:-200}  # rollouts per case (SIM_RUNS for quick trials)
-PER_HOUR=18000         # requests an hour per agent: about 180 candidate requests an hour at 1%
-AA_SLOTS=144           # A/A horizon, 12 h: the 1% (4 h) and 5% (8 h) stages
-REG_SLOTS=288          # regression cap, 24 h; its runs end earlier (rolled back, or at 25%)
-T0='2026-03-02 00:00:00+00'
-SEED=0.4242
-ALPHA=0.05             # the success gate's alpha: bound on the A/A false rate
-MIN_CAUGHT=0.95        # share of regressions to roll back before the 25% stage
+MODE=${2:-reduced}
 SIM_DIR=$(pwd)/test/sim
+OUT=${SIM_OUT:-$(mktemp -d /tmp/pg_rollout_sim.XXXXXX)}
+mkdir -p "$OUT"
+PY=/usr/bin/python3
 
-# start_sim_instance NAME: a throwaway instance (test/common.sh) without
-# the worker's own ticks and without autovacuum, so that nothing but the
-# simulation holds a transaction id when tick() folds outcomes (a
-# concurrent one would delay folding and make runs irreproducible); the
-# simulation vacuums and analyzes its tables itself. Sets NAME_DIR, NAME_PORT.
-start_sim_instance() {
-  start_instance "$BINDIR"
-  printf -v "$1_DIR" '%s' "$INSTANCE_DIR"
-  printf -v "$1_PORT" '%s' "$PGPORT"
-  "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d postgres \
-    -c "ALTER SYSTEM SET autovacuum = off" -c "ALTER SYSTEM SET rollout.tick_interval = 0" \
-    -c "CREATE DATABASE sim"
-  "$BINDIR/pg_ctl" -D "$INSTANCE_DIR/data" -l "$INSTANCE_DIR/server.log" -m fast -w restart >/dev/null
-}
-stop_sim_instances() {
-  for d in "${AA_DIR:-}" "${REG_DIR:-}"; do
-    [ -n "$d" ] && INSTANCE_DIR=$d && stop_instance "$BINDIR"
+start_instance "$BINDIR"
+trap 'stop_instance "$BINDIR"' EXIT
+"$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d postgres -c "ALTER SYSTEM SET rollout.tick_interval = 0" \
+  -c "ALTER SYSTEM SET max_connections = 20" >/dev/null
+"$BINDIR/pg_ctl" -D "$INSTANCE_DIR/data" -l "$INSTANCE_DIR/server.log" -m fast -w restart >/dev/null
+# Every case's database is a copy of one with the extension: CREATE
+# EXTENSION creates cluster-wide roles, which cases side by side would race on.
+"$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE sim_template" >/dev/null
+"$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d sim_template -c "CREATE EXTENSION pg_rollout" >/dev/null
+
+# Cases: PRESET SCENARIO RUNS PER_HOUR SEED
+cases=()
+checks=()
+if [ "$MODE" = full ]; then
+  AA=${SIM_RUNS_AA:-400}
+  REG=${SIM_RUNS_REG:-200}
+  for preset in low medium high; do
+    cases+=("$preset aa $AA 18000 11")
+    cases+=("$preset aa $AA 3600 12")
+    seed=20
+    for sc in success error quality latency cost safety severe; do
+      cases+=("$preset $sc $REG 18000 $seed")
+      seed=$((seed + 1))
+    done
   done
-  return 0
-}
-trap stop_sim_instances EXIT
+else
+  # A/A on low (the shortest schedule): at most 4 of 40 stopped (the plan's
+  # budget is 1%: P(>= 5) < 1e-4) and at least 36 promoted in time.
+  cases+=("low aa 40 18000 11")
+  checks+=(--check low:18000:aa:stopped:\<=:4 --check low:18000:aa:promoted_in_time:\>=:36)
+  # A/A on low at the low traffic rate (3 600 an hour: the 1% step is short
+  # of samples and boosted): at most 4 of 40 stopped.
+  cases+=("low aa 40 3600 12")
+  checks+=(--check low:3600:aa:stopped:\<=:4)
+  # The severe regression on medium: every run rolled back at 1% before 25%,
+  # the median within 45 simulated minutes (the full run measures ~20).
+  cases+=("medium severe 20 18000 27")
+  checks+=(--check medium:18000:severe:rolled_back:\>=:20 --check medium:18000:severe:caught_before_25:\>=:20
+           --check medium:18000:severe:median_minutes:\<=:45)
+  # A quality drop on low: held at 1% in every run.
+  cases+=("low quality 20 18000 23")
+  checks+=(--check low:18000:quality:caught_before_25:\>=:19)
+fi
 
-# sim_script KIND SLOTS HORIZON: the psql script of one case: set-up, one
-# CALL per slot with the maintenance autovacuum would do, the report.
-sim_script() {
-  local kind=$1 slots=$2 horizon=$3 s
-  echo '\o /dev/null'
-  echo "\\i $SIM_DIR/setup.sql"
-  echo "\\i $SIM_DIR/simulate.sql"
-  for ((s = 0; s < slots; s++)); do
-    echo "CALL sim.step('$T0', $PER_HOUR, $horizon, $s);"
-    echo "VACUUM rollout.rollouts, rollout.stages, rollout.outcome_watermark, rollout.outcomes;"
-    if ((s % 12 == 11)); then echo "ANALYZE rollout.outcomes, rollout.outcome_windows;"; fi
-  done
-  echo '\o'
-  echo "\\i $SIM_DIR/report.sql"
-}
-
-# run_case NAME KIND SLOTS HORIZON: runs one case in its instance, output to NAME_DIR/out.
 run_case() {
-  local dir_var=$1_DIR port_var=$1_PORT
-  local dir=${!dir_var} port=${!port_var}
-  sim_script "$2" "$3" "$4" > "$dir/sim.sql"
-  "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d sim \
-    -v seed="$SEED" -v runs="$RUNS" -v kind="$2" -v t0="$T0" \
-    -v alpha="$ALPHA" -v min_caught="$MIN_CAUGHT" -f "$dir/sim.sql" > "$dir/out" 2>&1
+  local preset=$1 scenario=$2 runs=$3 per_hour=$4 seed=$5
+  local db="sim_${preset}_${scenario}_${per_hour}"
+  "$BINDIR/psql" -X -q -d postgres -c "CREATE DATABASE $db TEMPLATE sim_template" >/dev/null
+  "$PY" "$SIM_DIR/sim.py" --dsn "host=$PGHOST port=$PGPORT user=postgres dbname=$db" \
+    --preset "$preset" --scenario "$scenario" --runs "$runs" --per-hour "$per_hour" \
+    --seed "$seed" --csv "$OUT/$db.csv" > "$OUT/$db.log" 2>&1 || { cat "$OUT/$db.log"; return 1; }
+  "$BINDIR/psql" -X -q -d postgres -c "DROP DATABASE $db" >/dev/null
 }
 
 started=$(date +%s)
-echo "simulation: $RUNS A/A and $RUNS regressed rollouts, $PER_HOUR requests an hour each, a tick every 5 simulated minutes"
-start_sim_instance AA
-start_sim_instance REG
-run_case AA aa "$AA_SLOTS" "$AA_SLOTS" & aa_pid=$!
-run_case REG regression "$REG_SLOTS" "$REG_SLOTS" & reg_pid=$!
+echo "simulation ($MODE): ${#cases[@]} cases, a tick every 5 simulated minutes; CSVs in $OUT"
 status=0
-wait "$aa_pid" || status=1
-wait "$reg_pid" || status=1
-for d in "$AA_DIR" "$REG_DIR"; do
-  grep -v '^RESULT ' "$d/out" || true
-  grep -qx 'RESULT ok' "$d/out" || status=1
+pids=()
+for c in "${cases[@]}"; do
+  # two at a time: the machine has two cores
+  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n || status=1; done
+  run_case $c &
 done
+while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || status=1; done
 echo "simulation: $(( $(date +%s) - started )) s"
+"$PY" "$SIM_DIR/report.py" "$OUT/summary.csv" "$OUT"/sim_*.csv "${checks[@]}" | tee "$OUT/summary.txt" || status=1
 if [ "$status" -ne 0 ]; then
-  echo "simulation FAILED: a rate missed its bound, or a run failed (see above)"
+  echo "simulation FAILED: a bound missed, or a case failed (see above)"
   exit 1
 fi
-echo "simulation: ok"
+echo "simulation: ok (table: $OUT/summary.csv)"

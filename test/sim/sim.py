@@ -202,10 +202,12 @@ def main():
                     ([r for r, _, _ in live],))
         now = {r: (st, p, s) for r, st, p, s in cur.fetchall()}
         secs = (end - canary_t0).total_seconds()
+        before = {r: (st, p) for r, st, p in live}
         for r, action, detail in ticks:
             if r not in rid or r in result:
                 continue
-            st, p, _ = now[r]
+            # the stage and share the action was taken at
+            st, p = before[r] if action in STOPS else now[r][:2]
             if action in STOPS or action == 'error':
                 result[r] = (action, st, p, secs, exposed[r], detail)
             elif action == 'promote':
