@@ -136,7 +136,7 @@ BEGIN
 			   NULL, 4, s.stage::bigint
 		FROM rollout.stages s JOIN ro ON ro.id = s.rollout_id
 		UNION ALL
-		SELECT s.ended_at, s.rollout_id, 'stage', 'stage_end', NULL, s.stage, pg_catalog.trim_scale(s.percent), NULL, NULL, NULL,
+		SELECT s.ended_at, s.rollout_id, 'stage', 'stage_end', NULL, s.stage, NULL, NULL, NULL, NULL,
 			   pg_catalog.format('stage %s ended (%s) after %s: %s candidate and %s baseline samples',
 				   s.stage, coalesce(s.outcome, 'ended'),
 				   rollout._timeline_duration(s.ended_at - s.started_at),
