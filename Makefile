@@ -7,6 +7,7 @@
 #   make bench      set up, build, install, print throughput ratios
 #   make sim        set up, build, install, simulate every default preset (long:
 #                   see docs/statistics.md; SIM_RUNS_AA, SIM_RUNS_REG, SIM_OUT)
+#   make fuzz       build the libFuzzer harnesses and run each FUZZ_SECONDS (clang)
 #
 # Test subsets for development: make test SUITES="regress isolation tap"
 #   REGRESS="registry stats_vectors" ISOLATION="registry_concurrency" PROVE_TESTS="test/t/001_preload.pl"
@@ -84,4 +85,33 @@ bench: setup
 sim: setup
 	$(MAKE) all
 	@SIM_MODE=full bash test/run_suites.sh "$(PG_CONFIG)" "sim" "" "" ""
+# make fuzz: libFuzzer harnesses (test/fuzz) that need no server, each run for
+# FUZZ_SECONDS from the committed seeds; new inputs go to $(FUZZ_WORK). Not
+# part of make test.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_WORK ?= /tmp/pg_rollout_fuzz
+FUZZ_TARGETS = ddsketch pin
+FUZZ_SRC_ddsketch = src/sketch_ddsketch.c
+FUZZ_SRC_pin = src/route_pin.c
+FUZZ_CFLAGS = -g -O1 -fwrapv -fno-strict-aliasing -Wno-ignored-attributes -fno-pic -no-pie \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-Isrc -Itest/fuzz -I$(shell $(PG_CONFIG) --includedir-server)
+
+.PHONY: fuzz
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_WORK)/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_WORK)/corpus_$$t && \
+		echo "=== fuzz $$t ($(FUZZ_SECONDS) s)" && \
+		(cd $(FUZZ_WORK) && ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			corpus_$$t $(CURDIR)/test/fuzz/seeds/$$t > fuzz_$$t.log 2>&1); rc=$$?; \
+		grep -E '^(Done|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' $(FUZZ_WORK)/fuzz_$$t.log; \
+		[ $$rc -eq 0 ] || { echo "fuzz $$t failed; see $(FUZZ_WORK)/fuzz_$$t.log"; exit 1; }; \
+	done
+
+# Backend symbols the harness never reaches stay unresolved (test/fuzz/pgstub.c).
+$(FUZZ_WORK)/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/pgstub.c test/fuzz/pgstub.h $(ROLLOUT_HEADERS)
+	@mkdir -p $(FUZZ_WORK)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) test/fuzz/fuzz_$*.c test/fuzz/pgstub.c $(FUZZ_SRC_$*) \
+		-o $@ -lm -Wl,--unresolved-symbols=ignore-all
 endif

@@ -37,8 +37,11 @@ SELECT pg_temp.err($$SELECT rollout.validate_plan('{"gates": [{"metric": "succes
 SELECT pg_temp.err($$SELECT rollout.validate_plan('{"gates": [{"metric": "error", "ratio": 0.5}]}')$$);
 SELECT pg_temp.err($$SELECT rollout.validate_plan('{"gates": [{"metric": "metrics.csat", "higher_is_better": true, "comparison": "p95", "ratio": 0.1, "test": "event_share"}]}')$$);
 
--- Through tick(): deterministic traffic, 240 requests every 5 minutes, the
--- candidate's share by route(). errors(version) says which requests fail.
+-- Through tick(): deterministic traffic, 480 requests every 5 minutes, the
+-- candidate's share by route() (the rollouts' salts come from random(),
+-- seeded here). Every 10th request fails, every 100th has an error, and
+-- every p_bad_every-th candidate request has an error too.
+SELECT setseed(0.25);
 CREATE TEMP TABLE log (at timestamptz, action text, detail text);
 CREATE PROCEDURE pg_temp.traffic(p_agent text, p_start timestamptz, p_slots integer,
 								 p_bad_every integer)
@@ -51,7 +54,7 @@ DECLARE
 BEGIN
 	FOR slot IN 0 .. p_slots - 1 LOOP
 		v_at := p_start + make_interval(mins => slot * 5);
-		FOR i IN 1 .. 240 LOOP
+		FOR i IN 1 .. 480 LOOP
 			v_n := v_n + 1;
 			SELECT * INTO d FROM rollout.route(p_agent, 'u' || v_n);
 			PERFORM rollout.record(p_agent, d.version, 'u' || v_n,
@@ -59,7 +62,6 @@ BEGIN
 				quality => 0.5 + (v_n % 7) / 20.0,
 				latency_ms => 1000 + (v_n * 37) % 1000,
 				cost => 0.002 + (v_n % 5) / 1000.0,
-				-- 1% errors everywhere, and every p_bad_every-th candidate request
 				error => v_n % 100 = 0 OR (d.arm = 'candidate' AND v_n % p_bad_every = 0),
 				at => v_at + make_interval(secs => i));
 		END LOOP;
@@ -86,8 +88,8 @@ SELECT rollout.set_label('gate-bot', 'production', 1);
 SELECT rollout.start('gate-bot', 2, '{"steps": [{"percent": 10, "bake": "1 hour", "min_samples": 100},
                                                  {"percent": 50, "bake": "1 hour"}, {"percent": 100}]}',
                      at => '2026-05-04 08:00+00') > 0 AS started;
-CALL pg_temp.traffic('gate-bot', '2026-05-04 08:00+00', 60, 1000000);
-SELECT at, action, detail FROM log ORDER BY at;
+CALL pg_temp.traffic('gate-bot', '2026-05-04 08:00+00', 72, 1000000);
+SELECT at, action, detail FROM log ORDER BY at, action;
 TRUNCATE log;
 -- Every verdict of each stage's last evaluation, with what it read.
 SELECT stage, gate, verdict, n_candidate > 0 AS has_candidate, detail
@@ -109,7 +111,7 @@ SELECT rollout.start('gate-bot', 3, '{"steps": [{"percent": 10, "bake": "1 hour"
                                                  {"percent": 50, "bake": "1 hour"}, {"percent": 100}]}',
                      at => '2026-05-05 08:00+00') > 0 AS started;
 CALL pg_temp.traffic('gate-bot', '2026-05-05 08:00+00', 24, 4);
-SELECT at, action, detail FROM log ORDER BY at;
+SELECT at, action, detail FROM log ORDER BY at, action;
 SELECT gate, verdict, n_candidate < 500 AS before_min_samples, value_candidate > value_baseline AS worse,
        p_value < 0.0015 AS below_alpha, detail
   FROM rollout.gate_results WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts) AND verdict = 'fail';
@@ -131,3 +133,17 @@ SELECT action FROM rollout.tick('2026-05-06 08:10+00');
 SELECT gate, verdict, detail FROM rollout.gate_results
   WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts) ORDER BY id;
 SELECT rollout.rollback('gate-bot', 'test over', at => '2026-05-06 08:15+00');
+
+-- An alert gate alerts when it starts failing (again at each new stage, as
+-- the share grows), not at every evaluation, and does not stop the rollout:
+-- the error spike below alerts, and the rollout still advances.
+TRUNCATE log;
+SELECT rollout.start('gate-bot', 3, '{"steps": [{"percent": 10, "bake": "30 minutes"}, {"percent": 50, "bake": "30 minutes"}, {"percent": 100}],
+  "gates": [{"metric": "quality", "margin": 0.1, "min_samples": 50},
+            {"name": "errors", "metric": "error", "margin": 0, "action": "alert"}]}',
+                     at => '2026-05-07 08:00+00') > 0 AS started;
+CALL pg_temp.traffic('gate-bot', '2026-05-07 08:00+00', 12, 4);
+SELECT at, action, detail FROM log ORDER BY at, action;
+SELECT action, reason FROM rollout.events
+  WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts) AND action IN ('alert', 'advance', 'hold') ORDER BY id;
+SELECT rollout.rollback('gate-bot', 'test over', at => '2026-05-07 09:05+00');

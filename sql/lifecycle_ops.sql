@@ -109,10 +109,10 @@ SELECT pg_temp.err($$SELECT rollout.start('ops-bot', 2, '{"steps": [{"percent": 
 SELECT pg_temp.err($$SELECT rollout.start('ops-bot', 2, '{"gates": [{"name": "q", "metric": "qualty", "comparison": "mean", "margin": 0.1, "action": "hold"}]}')$$);
 SELECT pg_temp.err($$SELECT rollout.start('ops-bot', 2, '{"strategi": "canary"}')$$);
 SELECT pg_temp.err($$SELECT rollout.start('ops-bot', 2, '{"strategy": "ab_test", "variants": [{"name": "a", "version": 1, "weight": 50}, {"name": "b", "version": 77, "weight": 50}]}')$$);
-SELECT pg_temp.err($$SELECT rollout.start('ops-bot', 2, at => NULL)$$);
+SELECT pg_temp.err($$SELECT rollout.start('ops-bot', 2, at => 'infinity')$$);
 SELECT pg_temp.err($$SELECT rollout.pause('ops-bot')$$);
 SELECT pg_temp.err($$SELECT rollout.promote('ops-bot')$$);
-SELECT pg_temp.err($$SELECT rollout.tick(NULL)$$);
+SELECT pg_temp.err($$SELECT rollout.tick('-infinity')$$);
 SELECT pg_temp.err($$SELECT rollout.deploy_now('ops-bot', 99, 'x')$$);
 -- Nothing half-applied: still no active rollout.
 SELECT count(*) AS active FROM rollout.rollouts WHERE agent = 'ops-bot' AND rollout.is_active_state(state);

@@ -33,9 +33,15 @@ SELECT pg_temp.err($$SELECT rollout.record_batch('checker', ARRAY[1, 1], units =
 SELECT pg_temp.err($$SELECT rollout.record_batch('checker', NULL)$$);
 SELECT pg_temp.err($$SELECT rollout.record_batch('nobody', ARRAY[1])$$);
 SELECT count(*) AS nothing_recorded FROM rollout.outcomes WHERE agent = 'checker';
+-- The staging drain moves the good rows and sets a bad one aside in
+-- rollout.outcome_rejects with its error: one bad row never blocks the drain.
 INSERT INTO rollout.outcome_staging (agent, version, latency_ms) VALUES ('checker', 1, 5), ('checker', 1, -5);
-SELECT pg_temp.err($$SELECT rollout.drain_outcome_staging()$$);
+SELECT rollout.drain_outcome_staging() AS moved;
 SELECT count(*) AS still_staged FROM rollout.outcome_staging WHERE agent = 'checker';
+SELECT source, agent, sqlstate, error, row_data->>'latency_ms' AS latency_ms FROM rollout.outcome_rejects ORDER BY id;
+SELECT count(*) AS drained FROM rollout.outcomes WHERE agent = 'checker';
+DELETE FROM rollout.outcomes WHERE agent = 'checker';
+DELETE FROM rollout.outcome_rejects;
 
 -- record_shadow_pair()
 SELECT pg_temp.err($$SELECT rollout.record_shadow_pair('checker', 1, 1, production_embedding => ARRAY[1, 2]::float4[], shadow_embedding => ARRAY[1, 2, 3]::float4[])$$);

@@ -7,22 +7,36 @@
  * JSON requires, and queued with Async_Notify: listeners receive it when
  * (and only if) the transaction that made the change commits.
  *
+ * Any login may send NOTIFY rollout itself, so the payload names the
+ * rollout.events row it announces ("event_id"): a listener reads that row,
+ * which only the extension's functions can write, before it acts.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "commands/async.h"
+#include "commands/sequence.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 /* fmgrprotos.h declares PostgreSQL's json_object(); hide it from jansson's. */
 #define json_object pg_json_object_fn
 #include "utils/builtins.h"
 #undef json_object
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include <jansson.h>
 
 PG_FUNCTION_INFO_V1(rollout_notify_change);
+
+/*
+ * Bytes of the reason a payload carries; escaped as JSON (at most 6 bytes a
+ * byte) it stays well inside NOTIFY's 8000-byte limit.
+ */
+#define NOTIFY_MAX_REASON 1000
 
 /* Sets key to a text argument, or to JSON null when the argument is NULL. */
 static void
@@ -33,6 +47,21 @@ SetTextArg(json_t *obj, const char *key, FunctionCallInfo fcinfo, int argno)
 	else
 		json_object_set_new(obj, key,
 							json_string(text_to_cstring(PG_GETARG_TEXT_PP(argno))));
+}
+
+/*
+ * The id of the rollout.events row this session logged last: every caller
+ * of rollout._notify_change logs its event (rollout._log_event) first.
+ */
+static int64
+LastEventId(void)
+{
+	Oid			seq = get_relname_relid("events_id_seq",
+										get_namespace_oid("rollout", false));
+
+	if (!OidIsValid(seq))
+		elog(ERROR, "pg_rollout: sequence rollout.events_id_seq does not exist");
+	return DatumGetInt64(DirectFunctionCall1(currval_oid, ObjectIdGetDatum(seq)));
 }
 
 /*
@@ -72,7 +101,19 @@ rollout_notify_change(PG_FUNCTION_ARGS)
 	else
 		json_object_set_new(obj, "at",
 							json_string(timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(6))));
-	SetTextArg(obj, "reason", fcinfo, 7);
+	if (!PG_ARGISNULL(7) && VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(7)) > NOTIFY_MAX_REASON)
+	{
+		/* A long reason is kept whole in rollout.events; the payload gets its start. */
+		text	   *reason = PG_GETARG_TEXT_PP(7);
+		int			len = pg_mbcliplen(VARDATA_ANY(reason), VARSIZE_ANY_EXHDR(reason),
+									   NOTIFY_MAX_REASON);
+
+		json_object_set_new(obj, "reason", json_stringn(VARDATA_ANY(reason), len));
+		json_object_set_new(obj, "reason_truncated", json_true());
+	}
+	else
+		SetTextArg(obj, "reason", fcinfo, 7);
+	json_object_set_new(obj, "event_id", json_integer(LastEventId()));
 
 	payload = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 	json_decref(obj);
@@ -83,12 +124,14 @@ rollout_notify_change(PG_FUNCTION_ARGS)
 	copy = pstrdup(payload);
 	free(payload);
 
-	/* NOTIFY payloads are limited to 8000 bytes; drop the reason if needed. */
+	/*
+	 * NOTIFY payloads are limited to 8000 bytes. The reason is clipped above
+	 * and names are short, so this never fails the action; should the
+	 * payload still be too long, listeners get its fixed fields only.
+	 */
 	if (strlen(copy) >= NAMEDATALEN * 125)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("notification payload is too long"),
-				 errdetail("The payload has %zu bytes; NOTIFY allows fewer than 8000.", strlen(copy))));
+		copy = psprintf("{\"rollout_id\": %s, \"truncated\": true}",
+						PG_ARGISNULL(0) ? "null" : psprintf(INT64_FORMAT, PG_GETARG_INT64(0)));
 	Async_Notify("rollout", copy);
 	PG_RETURN_VOID();
 }

@@ -22,6 +22,21 @@
 /* Longest arm (variant) name kept; longer names are truncated. */
 #define OUTCOME_ARM_LEN 64
 
+/*
+ * Bounds of recorded values (docs/outcomes.md). Latency, cost, quality and
+ * custom metric values are finite and at most 1e12 in magnitude, so sums
+ * and sums of squares over 10^9 rows (at most 1e33) stay finite in float8.
+ */
+#define OUTCOME_MAX_VALUE 1e12
+/* metrics: at most this many keys, key bytes and bytes in all. */
+#define OUTCOME_MAX_METRICS 64
+#define OUTCOME_MAX_METRIC_KEY 64
+#define OUTCOME_MAX_METRICS_BYTES 8192
+/* unit: at most this many bytes. */
+#define OUTCOME_MAX_UNIT_BYTES 1024
+/* Error messages echo at most this many bytes of an argument. */
+#define OUTCOME_ECHO_BYTES 100
+
 /* Where an outcome belongs. */
 typedef struct OutcomeContext
 {
@@ -38,8 +53,13 @@ typedef struct OutcomeContext
 extern void OutcomeResolve(const char *agent, int32 version, TimestampTz at,
 						   int row, OutcomeContext *ctx);
 
+/* outcome_service.c */
+extern void OutcomeRequireService(const char *agent);
+
 /* outcome_record.c */
+extern int	RolloutClockTolerance;
 extern void OutcomeCheckMetrics(Jsonb *metrics, int row);
+extern void OutcomeCheckUnit(text *unit, int row);
 extern void OutcomeCheckNonNegative(const char *argname, float8 value, int row);
 extern void OutcomeCheckQuality(const char *agent, float8 quality,
 								const OutcomeContext *ctx, int row);

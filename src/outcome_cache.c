@@ -263,6 +263,20 @@ OutcomeResolve(const char *agent, int32 version, TimestampTz at, int row,
 	RegistryCheckName(agent, "agent");
 	if (CacheStale || AgentCache == NULL)
 		ResetCache();
+	entry = hash_search(AgentCache, agent, HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		/* Unknown names are never cached: failing calls cannot grow the cache. */
+		Oid			types[1] = {TEXTOID};
+		Datum		values[1] = {CStringGetTextDatum(agent)};
+
+		RunQuery("SELECT 1 FROM rollout.agents WHERE name = $1", 1, types, values);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("%sagent \"%s\" does not exist", OutcomeRowPrefix(row), agent),
+					 errdetail("Argument \"agent\" must name an agent created with rollout.create_agent().")));
+	}
 	entry = hash_search(AgentCache, agent, HASH_ENTER, &found);
 	if (!found)
 	{

@@ -22,18 +22,28 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "outcome.h"
 
 PG_FUNCTION_INFO_V1(rollout_record);
 PG_FUNCTION_INFO_V1(rollout_outcome_resolve);
+PG_FUNCTION_INFO_V1(rollout_outcome_problem);
 
 #define RECORD_NPARAMS 18
 
 static SPIPlanPtr InsertPlan = NULL;
+
+/*
+ * rollout.clock_tolerance: how far, in seconds, an outcome's `at` may lie
+ * ahead of the server clock; -1 turns the check off (simulated clocks).
+ */
+int			RolloutClockTolerance = 3600;
 
 /* "batch row N: " for batch rows (row > 0), "" for a single record. */
 const char *
@@ -42,7 +52,17 @@ OutcomeRowPrefix(int row)
 	return row > 0 ? psprintf("batch row %d: ", row) : "";
 }
 
-/* Raises invalid_parameter_value unless value is finite and >= 0. */
+/* Whether a number is within the documented outcome bound (finite, |x| <= 1e12). */
+static bool
+OutcomeValueInRange(float8 value)
+{
+	return !isnan(value) && fabs(value) <= OUTCOME_MAX_VALUE;
+}
+
+/*
+ * Raises an error naming the argument unless value is a finite number
+ * between 0 and OUTCOME_MAX_VALUE.
+ */
 void
 OutcomeCheckNonNegative(const char *argname, float8 value, int row)
 {
@@ -52,6 +72,11 @@ OutcomeCheckNonNegative(const char *argname, float8 value, int row)
 				 errmsg("%sargument \"%s\" must be a finite non-negative number",
 						OutcomeRowPrefix(row), argname),
 				 errdetail("The value given was %g.", value)));
+	if (!OutcomeValueInRange(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%sargument \"%s\" is out of range", OutcomeRowPrefix(row), argname),
+				 errdetail("The limit is %g; the value given was %g.", OUTCOME_MAX_VALUE, value)));
 }
 
 /* Raises numeric_value_out_of_range unless quality is on the agent's scale. */
@@ -65,34 +90,154 @@ OutcomeCheckQuality(const char *agent, float8 quality, const OutcomeContext *ctx
 						OutcomeRowPrefix(row), agent),
 				 errdetail("The scale is [%g, %g]; the value given was %g.",
 						   ctx->quality_min, ctx->quality_max, quality)));
+	if (!OutcomeValueInRange(quality))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%sargument \"quality\" is out of range", OutcomeRowPrefix(row)),
+				 errdetail("The limit is %g in magnitude; the value given was %g.",
+						   OUTCOME_MAX_VALUE, quality)));
 }
 
-/* Raises invalid_parameter_value unless metrics is an object of numbers. */
-void
-OutcomeCheckMetrics(Jsonb *metrics, int row)
+/* At most OUTCOME_ECHO_BYTES of s, with "..." when clipped. */
+static char *
+ClipText(const char *s, int len)
+{
+	if (len <= OUTCOME_ECHO_BYTES)
+		return pnstrdup(s, len);
+	return psprintf("%s...", pnstrdup(s, pg_mbcliplen(s, len, OUTCOME_ECHO_BYTES)));
+}
+
+/*
+ * Returns NULL when metrics is an object of at most OUTCOME_MAX_METRICS
+ * numbers within the outcome bound, with short keys and a bounded size;
+ * otherwise a message naming the first problem (*code gets its SQLSTATE).
+ */
+static char *
+MetricsProblem(Jsonb *metrics, int *code, const char **detail)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	char	   *key = NULL;
 
+	*code = ERRCODE_INVALID_PARAMETER_VALUE;
+	*detail = "Custom metrics are passed as {\"name\": number, ...}.";
 	if (!JB_ROOT_IS_OBJECT(metrics) || JB_ROOT_IS_SCALAR(metrics))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%sargument \"metrics\" must be a JSON object", OutcomeRowPrefix(row)),
-				 errdetail("Custom metrics are passed as {\"name\": number, ...}.")));
+		return psprintf("argument \"metrics\" must be a JSON object");
+	*detail = psprintf("Custom metrics have at most %d keys of at most %d bytes, values at most %g in magnitude, %d bytes in all.",
+					   OUTCOME_MAX_METRICS, OUTCOME_MAX_METRIC_KEY, OUTCOME_MAX_VALUE,
+					   OUTCOME_MAX_METRICS_BYTES);
+	if (VARSIZE(metrics) > OUTCOME_MAX_METRICS_BYTES)
+	{
+		*code = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		return psprintf("argument \"metrics\" is too large (%u bytes; the limit is %d)",
+						(unsigned) VARSIZE(metrics), OUTCOME_MAX_METRICS_BYTES);
+	}
+	if (JB_ROOT_COUNT(metrics) > OUTCOME_MAX_METRICS)
+	{
+		*code = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		return psprintf("argument \"metrics\" has too many keys (%u; the limit is %d)",
+						JB_ROOT_COUNT(metrics), OUTCOME_MAX_METRICS);
+	}
 	it = JsonbIteratorInit(&metrics->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		if (tok == WJB_KEY)
+		{
+			if (v.val.string.len > OUTCOME_MAX_METRIC_KEY)
+			{
+				*code = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+				return psprintf("argument \"metrics\" has a key longer than %d bytes: \"%s\"",
+								OUTCOME_MAX_METRIC_KEY,
+								ClipText(v.val.string.val, v.val.string.len));
+			}
 			key = pnstrdup(v.val.string.val, v.val.string.len);
-		else if (tok == WJB_VALUE && v.type != jbvNumeric)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%sargument \"metrics\" has a non-numeric value for key \"%s\"",
-							OutcomeRowPrefix(row), key ? key : ""),
-					 errdetail("Every custom metric must be a JSON number.")));
+		}
+		else if (tok == WJB_VALUE)
+		{
+			float8		x;
+
+			if (v.type != jbvNumeric)
+			{
+				*detail = "Every custom metric must be a JSON number.";
+				return psprintf("argument \"metrics\" has a non-numeric value for key \"%s\"",
+								key ? key : "");
+			}
+			if (numeric_is_nan(v.val.numeric) || numeric_is_inf(v.val.numeric))
+				x = get_float8_nan();
+			else
+				x = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+													   NumericGetDatum(v.val.numeric)));
+			if (!OutcomeValueInRange(x))
+			{
+				*code = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+				return psprintf("argument \"metrics\" has a value out of range for key \"%s\" (the limit is %g in magnitude)",
+								key ? key : "", OUTCOME_MAX_VALUE);
+			}
+		}
 	}
+	return NULL;
+}
+
+/* Raises an error naming the problem unless metrics is acceptable. */
+void
+OutcomeCheckMetrics(Jsonb *metrics, int row)
+{
+	int			code;
+	const char *detail;
+	char	   *problem = MetricsProblem(metrics, &code, &detail);
+
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg("%s%s", OutcomeRowPrefix(row), problem),
+				 errdetail("%s", detail)));
+}
+
+/* Raises string_data_right_truncation when unit exceeds OUTCOME_MAX_UNIT_BYTES. */
+void
+OutcomeCheckUnit(text *unit, int row)
+{
+	if (VARSIZE_ANY_EXHDR(unit) > OUTCOME_MAX_UNIT_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("%sargument \"unit\" is too long", OutcomeRowPrefix(row)),
+				 errdetail("It has %zu bytes; the limit is %d.",
+						   (size_t) VARSIZE_ANY_EXHDR(unit), OUTCOME_MAX_UNIT_BYTES)));
+}
+
+/*
+ * rollout._outcome_problem(quality, latency_ms, cost, metrics): NULL when a
+ * stored outcome's values are within the bounds aggregation relies on,
+ * otherwise what is wrong. refresh_aggregates() moves such rows to
+ * rollout.outcome_rejects instead of folding them.
+ */
+Datum
+rollout_outcome_problem(PG_FUNCTION_ARGS)
+{
+	static const char *names[3] = {"quality", "latency_ms", "cost"};
+
+	for (int i = 0; i < 3; i++)
+	{
+		float8		x;
+
+		if (PG_ARGISNULL(i))
+			continue;
+		x = PG_GETARG_FLOAT8(i);
+		if (!OutcomeValueInRange(x) || (i > 0 && x < 0))
+			PG_RETURN_TEXT_P(cstring_to_text(psprintf("argument \"%s\" is out of range (%g; the limit is %g)",
+													  names[i], x, OUTCOME_MAX_VALUE)));
+	}
+	if (!PG_ARGISNULL(3))
+	{
+		int			code;
+		const char *detail;
+		char	   *problem = MetricsProblem(PG_GETARG_JSONB_P(3), &code, &detail);
+
+		if (problem != NULL)
+			PG_RETURN_TEXT_P(cstring_to_text(problem));
+	}
+	PG_RETURN_NULL();
 }
 
 /* Returns the saved INSERT plan, preparing it on first use. */
@@ -144,6 +289,13 @@ OutcomeTime(FunctionCallInfo fcinfo, int n, int row)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%sargument \"at\" must be a finite time", OutcomeRowPrefix(row))));
+	if (RolloutClockTolerance >= 0 &&
+		at > GetCurrentTimestamp() + (int64) RolloutClockTolerance * USECS_PER_SEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%sargument \"at\" is too far in the future", OutcomeRowPrefix(row)),
+				 errdetail("It is %s; outcomes may lie at most %d seconds ahead of the server clock (rollout.clock_tolerance).",
+						   timestamptz_to_str(at), RolloutClockTolerance)));
 	return at;
 }
 
@@ -169,6 +321,8 @@ rollout_record(PG_FUNCTION_ARGS)
 				 errmsg("argument \"version\" must not be null")));
 	version = PG_GETARG_INT32(1);
 	at = OutcomeTime(fcinfo, 12, 0);
+	if (!PG_ARGISNULL(2))
+		OutcomeCheckUnit(PG_GETARG_TEXT_PP(2), 0);
 	if (!PG_ARGISNULL(5))
 		OutcomeCheckNonNegative("latency_ms", PG_GETARG_FLOAT8(5), 0);
 	if (!PG_ARGISNULL(6))
@@ -180,6 +334,7 @@ rollout_record(PG_FUNCTION_ARGS)
 	}
 
 	SPI_connect();
+	OutcomeRequireService(agent);
 	OutcomeResolve(agent, version, at, 0, &ctx);
 	if (!PG_ARGISNULL(4))
 		OutcomeCheckQuality(agent, PG_GETARG_FLOAT8(4), &ctx, 0);

@@ -17,6 +17,9 @@
 
 #include <gsl/gsl_errno.h>
 
+#include <limits.h>
+
+#include "outcome.h"
 #include "pg_rollout.h"
 #include "route.h"
 #include "worker.h"
@@ -32,6 +35,15 @@ _PG_init(void)
 {
 	/* GSL's default handler calls abort(); we check every status instead. */
 	gsl_set_error_handler_off();
+
+	/* How far ahead of the server clock an outcome may lie (outcome_record.c). */
+	DefineCustomIntVariable("rollout.clock_tolerance",
+							"Seconds an outcome's time may lie ahead of the server clock.",
+							"-1 turns the check off, for simulated clocks in tests.",
+							&RolloutClockTolerance,
+							3600, -1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

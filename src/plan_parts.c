@@ -231,6 +231,14 @@ PlanNormalizeFlags(json_t *value, const char *path, PlanError *err)
 			!GetName(flag, "name", elempath, &name, err) ||
 			!GetRequiredPercent(flag, elempath, true, &percent, err))
 			goto fail;
+		if (strcmp(name, "stable") == 0)
+		{
+			PlanPathKey(keypath, elempath, "name");
+			PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, keypath,
+					 "route() reports \"stable\" for requests outside the test; a variant needs another name.",
+					 "\"stable\" is reserved");
+			goto fail;
+		}
 		if (HasName(out, name))
 		{
 			PlanPathKey(keypath, elempath, "name");
@@ -251,8 +259,8 @@ fail:
 }
 
 /*
- * Normalizes the variants of an A/B test: at least two, distinct names,
- * positive version numbers (rollout.start checks they exist), weights in
+ * Normalizes the variants of an A/B test: at least two, distinct names
+ * other than "stable", positive version numbers (rollout.start checks they exist), weights in
  * (0, 100] summing to 100.
  */
 json_t *
@@ -289,6 +297,14 @@ PlanNormalizeVariants(json_t *value, const char *path, PlanError *err)
 			!PlanCheckKeys(variant, elempath, variant_keys, err) ||
 			!GetName(variant, "name", elempath, &name, err))
 			goto fail;
+		if (strcmp(name, "stable") == 0)
+		{
+			PlanPathKey(keypath, elempath, "name");
+			PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, keypath,
+					 "route() reports \"stable\" for requests outside the test; a variant needs another name.",
+					 "\"stable\" is reserved");
+			goto fail;
+		}
 		if (HasName(out, name))
 		{
 			PlanPathKey(keypath, elempath, "name");

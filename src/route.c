@@ -42,6 +42,9 @@
 #include "common/pg_prng.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -512,6 +515,30 @@ RouteWithoutRollout(RouteAgent *a, const char *agent, RouteArg unit, const char 
 }
 
 /*
+ * Raises insufficient_privilege unless the calling role may route for the
+ * agent: a member of one of its service_roles, or anyone when it names none
+ * (rollout._require_service does the same for record()).
+ */
+static void
+RouteCheckService(const RouteAgent *a)
+{
+	Oid			role = GetOuterUserId();
+
+	if (!a->restricted)
+		return;
+	for (int i = 0; i < a->nservice_roles; i++)
+		if (has_privs_of_role(role, a->service_roles[i]))
+			return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("role \"%s\" may not route for agent \"%s\"",
+					GetUserNameFromId(role, false), a->name),
+			 errdetail("Agent \"%s\" names the roles allowed to route and record for it (rollout.agents.service_roles).",
+					   a->name),
+			 errhint("Grant one of those roles to this login, or change them with rollout.set_service_roles().")));
+}
+
+/*
  * rollout.route(agent, unit, session, tenant, pin, attrs, request): the
  * version to serve for one request, with the arm, shadow, judge sample and
  * the pin to pass back. STABLE, PARALLEL SAFE, writes nothing.
@@ -557,8 +584,12 @@ rollout_route(PG_FUNCTION_ARGS)
 	if (a == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("agent \"%s\" does not exist", pnstrdup(agent_arg.data, agent_arg.len)),
+				 errmsg("agent \"%s\" does not exist",
+						pnstrdup(agent_arg.data, pg_mbcliplen(agent_arg.data, agent_arg.len,
+															  ROUTE_NAME_LEN))),
 				 errdetail("Argument \"agent\" must name an agent created with rollout.create_agent().")));
+
+	RouteCheckService(a);
 
 	r = a->active;
 	if (r != NULL && r->error_msg != NULL)

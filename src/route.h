@@ -125,6 +125,9 @@ typedef struct RouteAgent
 	RouteRollout *active;		/* NULL outside a rollout */
 	int			nfinal;
 	RouteRollout **final;		/* ended rollouts whose drain may still run */
+	bool		restricted;		/* service_roles set: only their members route */
+	int			nservice_roles;
+	Oid		   *service_roles;	/* existing roles of agents.service_roles */
 } RouteAgent;
 
 /* Text datums built once per cache load for the hot path. */

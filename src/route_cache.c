@@ -43,6 +43,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -190,6 +191,9 @@ AgentEntry(const char *name, bool create)
 		a->active = NULL;
 		a->nfinal = 0;
 		a->final = NULL;
+		a->restricted = false;
+		a->nservice_roles = 0;
+		a->service_roles = NULL;
 	}
 	return a;
 }
@@ -256,11 +260,19 @@ LoadVersions(void)
 	}
 }
 
-/* Loads every agent and its production version. */
+/*
+ * Loads every agent, its production version and the roles allowed to route
+ * for it (service_roles, read through to_jsonb so that a 0.1.0 schema,
+ * which has no such column, loads too).
+ */
 static void
 LoadAgents(void)
 {
-	LoaderQuery("SELECT a.name, l.version FROM rollout.agents a"
+	LoaderQuery("SELECT a.name, l.version,"
+				" CASE WHEN jsonb_typeof(to_jsonb(a) -> 'service_roles') = 'array' THEN"
+				"  ARRAY(SELECT r.oid FROM jsonb_array_elements_text(to_jsonb(a) -> 'service_roles') s"
+				"        JOIN pg_roles r ON r.rolname = s) END"
+				" FROM rollout.agents a"
 				" LEFT JOIN rollout.labels l ON l.agent = a.name AND l.label = 'production'");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -271,8 +283,25 @@ LoadAgents(void)
 		Datum		v = SPI_getbinval(tup, desc, 2, &isnull);
 		RouteAgent *a = AgentEntry(name, true);
 
-		if (a != NULL && !isnull)
+		if (a == NULL)
+			continue;
+		if (!isnull)
 			a->production = LoadedVersion(name, DatumGetInt32(v));
+		v = SPI_getbinval(tup, desc, 3, &isnull);
+		if (!isnull)
+		{
+			ArrayType  *roles = DatumGetArrayTypeP(v);
+			Datum	   *elems;
+			int			n;
+
+			deconstruct_array(roles, OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+							  &elems, NULL, &n);
+			a->restricted = true;
+			a->nservice_roles = n;
+			a->service_roles = MemoryContextAlloc(cache_context, sizeof(Oid) * Max(n, 1));
+			for (int j = 0; j < n; j++)
+				a->service_roles[j] = DatumGetObjectId(elems[j]);
+		}
 	}
 }
 

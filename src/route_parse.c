@@ -97,7 +97,9 @@ ObjectNumber(JsonbContainer *obj, const char *key, double *out)
 
 	if (v == NULL || v->type != jbvNumeric)
 		return false;
-	*out = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+	/* Out-of-range numbers (1e400) read as +-Infinity and fail the caller's range checks. */
+	*out = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+											  NumericGetDatum(v->val.numeric)));
 	return true;
 }
 

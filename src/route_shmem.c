@@ -8,7 +8,9 @@
  * rollout adds one to a counter in a fixed-size shared hash table, as
  * pg_stat_statements does: the lookup and the atomic increment happen under
  * a shared LWLock, inserting a new key takes it exclusively. The worker
- * reads and resets the counters with rollout.flush_exposures().
+ * reads the counters with rollout.flush_exposures(), which subtracts what
+ * it returned only when its transaction commits: a tick that aborts (or a
+ * subtransaction of it that rolls back) loses no exposure.
  *
  * Without shared_preload_libraries the table does not exist; route() then
  * still routes and simply does not count.
@@ -20,12 +22,14 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "access/xact.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/memutils.h"
 
 #include "route.h"
 
@@ -52,6 +56,20 @@ typedef struct ExposureShared
 
 static ExposureShared *exposure_shared = NULL;
 static HTAB *exposure_hash = NULL;
+
+/* A flushed amount to subtract when the flushing (sub)transaction commits. */
+typedef struct PendingFlush
+{
+	ExposureKey key;
+	bool		dropped;		/* the "(not counted)" counter, not an entry */
+	uint64		n;
+	int			nestlevel;		/* transaction nesting level of the flush */
+} PendingFlush;
+
+static PendingFlush *pending = NULL;
+static int	npending = 0;
+static int	maxpending = 0;
+static bool xact_callbacks_registered = false;
 
 #if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -154,9 +172,107 @@ RouteExposureCount(int64 rollout_id, const char *arm)
 	LWLockRelease(exposure_shared->lock);
 }
 
+/* Subtracts the pending amounts from the counters (at commit). */
+static void
+ApplyPending(void)
+{
+	if (npending == 0 || exposure_shared == NULL || exposure_hash == NULL)
+		return;
+	LWLockAcquire(exposure_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < npending; i++)
+	{
+		PendingFlush *p = &pending[i];
+
+		if (p->dropped)
+			pg_atomic_fetch_sub_u64(&exposure_shared->dropped, p->n);
+		else
+		{
+			ExposureEntry *entry = hash_search(exposure_hash, &p->key, HASH_FIND, NULL);
+
+			if (entry != NULL &&
+				pg_atomic_sub_fetch_u64(&entry->count, p->n) == 0)
+				hash_search(exposure_hash, &p->key, HASH_REMOVE, NULL);
+		}
+	}
+	LWLockRelease(exposure_shared->lock);
+}
+
+/* Transaction callback: subtract on commit, forget on abort. */
+static void
+ExposureXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			ApplyPending();
+			npending = 0;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			npending = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Subtransaction callback: a rolled-back flush is forgotten, a committed one moves up. */
+static void
+ExposureSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	int			kept = 0;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
+		return;
+	for (int i = 0; i < npending; i++)
+	{
+		if (pending[i].nestlevel >= level)
+		{
+			if (event == SUBXACT_EVENT_ABORT_SUB)
+				continue;
+			pending[i].nestlevel = level - 1;
+		}
+		pending[kept++] = pending[i];
+	}
+	npending = kept;
+}
+
+/* Remembers n exposures of key (or of the dropped counter) to subtract at commit. */
+static void
+AddPending(const ExposureKey *key, bool dropped, uint64 n)
+{
+	if (!xact_callbacks_registered)
+	{
+		RegisterXactCallback(ExposureXactCallback, NULL);
+		RegisterSubXactCallback(ExposureSubXactCallback, NULL);
+		xact_callbacks_registered = true;
+	}
+	if (npending == maxpending)
+	{
+		int			newmax = Max(64, maxpending * 2);
+
+		pending = pending == NULL ?
+			MemoryContextAlloc(TopMemoryContext, sizeof(PendingFlush) * newmax) :
+			repalloc(pending, sizeof(PendingFlush) * newmax);
+		maxpending = newmax;
+	}
+	memset(&pending[npending], 0, sizeof(PendingFlush));
+	if (key != NULL)
+		pending[npending].key = *key;
+	pending[npending].dropped = dropped;
+	pending[npending].n = n;
+	pending[npending].nestlevel = GetCurrentTransactionNestLevel();
+	npending++;
+}
+
 /*
- * Emits the counters as rows (rollout_id, arm, exposures); with reset, under
- * the exclusive lock, removes them so the next flush starts from zero.
+ * Emits the counters as rows (rollout_id, arm, exposures); with reset, the
+ * amounts returned are subtracted when the transaction commits (never on
+ * abort), so exposures counted meanwhile are kept and nothing is lost.
  */
 static void
 ExposureRows(FunctionCallInfo fcinfo, bool reset)
@@ -182,21 +298,22 @@ ExposureRows(FunctionCallInfo fcinfo, bool reset)
 		values[2] = Int64GetDatum((int64) n);
 		if (n > 0)
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		if (reset)
-			hash_search(exposure_hash, &entry->key, HASH_REMOVE, NULL);
+		if (reset && n > 0)
+			AddPending(&entry->key, false, n);
 	}
 	/* Decisions not counted because the table was full: arm "(not counted)". */
 	{
 		Datum		values[3];
 		bool		nulls[3] = {true, false, false};
-		uint64		n = reset ? pg_atomic_exchange_u64(&exposure_shared->dropped, 0)
-			: pg_atomic_read_u64(&exposure_shared->dropped);
+		uint64		n = pg_atomic_read_u64(&exposure_shared->dropped);
 
 		values[0] = (Datum) 0;
 		values[1] = CStringGetTextDatum("(not counted)");
 		values[2] = Int64GetDatum((int64) n);
 		if (n > 0)
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		if (reset && n > 0)
+			AddPending(NULL, true, n);
 	}
 	LWLockRelease(exposure_shared->lock);
 }
@@ -209,7 +326,7 @@ rollout_exposure_counts(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* rollout.flush_exposures(): the counters, reset atomically; the worker calls it. */
+/* rollout.flush_exposures(): the counters, subtracted when the caller commits; tick() calls it. */
 Datum
 rollout_flush_exposures(PG_FUNCTION_ARGS)
 {

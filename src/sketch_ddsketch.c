@@ -16,11 +16,14 @@
  */
 #include "postgres.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "utils/array.h"
@@ -53,6 +56,106 @@ CheckAlpha(float8 alpha)
 				 errdetail("The relative accuracy given was %g.", alpha)));
 }
 
+/* The first ~100 bytes of a text input, for error messages. */
+static char *
+ClipInput(const char *str)
+{
+	int			len = strlen(str);
+
+	if (len <= DDSKETCH_ECHO_BYTES)
+		return pstrdup(str);
+	return psprintf("%s...", pnstrdup(str, pg_mbcliplen(str, len, DDSKETCH_ECHO_BYTES)));
+}
+
+/* Raises an error unless index is a bucket index some value can reach. */
+static void
+CheckIndex(int64 index)
+{
+	if (index < -DDSKETCH_MAX_INDEX || index > DDSKETCH_MAX_INDEX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ddsketch bucket index " INT64_FORMAT " is out of range", index),
+				 errdetail("Bucket indexes lie between %d and %d.",
+						   -DDSKETCH_MAX_INDEX, DDSKETCH_MAX_INDEX)));
+}
+
+/* Adds b to *a, raising an error instead of overflowing. */
+static void
+AddCount(int64 *a, int64 b)
+{
+	if (pg_add_s64_overflow(*a, b, a) || *a > DDSKETCH_MAX_COUNT)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("ddsketch count is out of range"),
+				 errdetail("A sketch holds at most " INT64_FORMAT " values.",
+						   (int64) DDSKETCH_MAX_COUNT)));
+}
+
+/*
+ * NULL when the header fields of a sketch agree (counts within range, zero
+ * <= count, min/max/sum finite with 0 <= min <= max and sum >= 0, all zero
+ * when empty), else the problem.
+ */
+static const char *
+HeaderProblem(float8 alpha, int64 count, int64 zero, float8 min, float8 max, float8 sum)
+{
+	if (!(alpha >= 0.0001 && alpha <= 0.2))
+		return "alpha must be between 0.0001 and 0.2";
+	if (count < 0 || count > DDSKETCH_MAX_COUNT)
+		return "count is out of range";
+	if (zero < 0 || zero > count)
+		return "zero must be between 0 and count";
+	if (isnan(min) || isinf(min) || isnan(max) || isinf(max) || isnan(sum) || isinf(sum))
+		return "min, max and sum must be finite";
+	if (count == 0 && (min != 0 || max != 0 || sum != 0))
+		return "an empty sketch has min, max and sum 0";
+	if (count > 0 && !(min >= 0 && min <= max && sum >= 0))
+		return "min, max and sum must satisfy 0 <= min <= max and sum >= 0";
+	return NULL;
+}
+
+/*
+ * Raises an error unless an on-disk sketch is well formed: its size matches
+ * its bucket count, indexes ascend within range, every count is positive and
+ * the bucket counts add up to count minus zero.
+ */
+void
+DDSketchCheck(const DDSketch *sketch)
+{
+	int64		binsum = 0;
+	const char *problem;
+
+	if (sketch->nbins < 0 || sketch->nbins > 2 * DDSKETCH_MAX_INDEX + 1 ||
+		VARSIZE_ANY(sketch) != DDSKETCH_SIZE(sketch->nbins))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("ddsketch has a corrupt bucket list"),
+				 errdetail("Its size does not match its %d buckets.", sketch->nbins)));
+	problem = HeaderProblem(sketch->alpha, sketch->count, sketch->zero_count, sketch->min,
+							sketch->max, sketch->sum);
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("inconsistent ddsketch: %s", problem)));
+	for (int32 i = 0; i < sketch->nbins; i++)
+	{
+		CheckIndex(sketch->bins[i].index);
+		if (sketch->bins[i].count <= 0 ||
+			(i > 0 && sketch->bins[i].index <= sketch->bins[i - 1].index))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("inconsistent ddsketch: bucket %d", i),
+					 errdetail("Buckets have positive counts and ascending indexes.")));
+		AddCount(&binsum, sketch->bins[i].count);
+	}
+	if (binsum != sketch->count - sketch->zero_count)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("inconsistent ddsketch: bucket counts add up to " INT64_FORMAT
+						", not count minus zero " INT64_FORMAT,
+						binsum, sketch->count - sketch->zero_count)));
+}
+
 /* Returns an empty aggregation state with relative accuracy alpha. */
 DDSketchState *
 DDSketchStateCreate(float8 alpha)
@@ -75,6 +178,7 @@ StatePosition(DDSketchState *state, int32 index)
 {
 	int32		pos;
 
+	CheckIndex(index);
 	if (state->counts == NULL)
 	{
 		state->nalloc = 64;
@@ -82,7 +186,12 @@ StatePosition(DDSketchState *state, int32 index)
 		state->counts = palloc0(sizeof(int64) * state->nalloc);
 	}
 	pos = index - state->offset;
-	if (pos < 0 || pos >= state->nalloc)
+	/*
+	 * Grow (or collapse) when the index lies outside the allocation, or when
+	 * it lies inside but would stretch the used range past DDSKETCH_MAX_BINS.
+	 */
+	if (pos < 0 || pos >= state->nalloc ||
+		(state->lo >= 0 && Max(pos, state->hi) - Min(pos, state->lo) + 1 > DDSKETCH_MAX_BINS))
 	{
 		int32		newlo = Min(index, state->offset + (state->lo < 0 ? pos : state->lo));
 		int32		newhi = Max(index, state->offset + (state->lo < 0 ? pos : state->hi));
@@ -134,7 +243,7 @@ StateAddBucket(DDSketchState *state, int32 index, int64 n)
 {
 	int32		pos = StatePosition(state, index);
 
-	state->counts[pos] += n;
+	AddCount(&state->counts[pos], n);
 }
 
 /* Adds one value; errors on negative or non-finite values. */
@@ -146,8 +255,13 @@ DDSketchStateAdd(DDSketchState *state, float8 value)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ddsketch accepts only finite non-negative values"),
 				 errdetail("The value given was %g.", value)));
-	state->count++;
+	AddCount(&state->count, 1);
 	state->sum += value;
+	if (isinf(state->sum))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("ddsketch sum is out of range"),
+				 errdetail("The sum of the values exceeds the range of float8.")));
 	if (value < state->min)
 		state->min = value;
 	if (value > state->max)
@@ -167,11 +281,17 @@ DDSketchStateMerge(DDSketchState *state, const DDSketch *sketch)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot merge ddsketches of different relative accuracy"),
 				 errdetail("One has alpha %g, the other %g.", state->alpha, sketch->alpha)));
+	DDSketchCheck(sketch);
 	if (sketch->count == 0)
 		return;
-	state->count += sketch->count;
-	state->zero_count += sketch->zero_count;
+	AddCount(&state->count, sketch->count);
+	AddCount(&state->zero_count, sketch->zero_count);
 	state->sum += sketch->sum;
+	if (isinf(state->sum))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("ddsketch sum is out of range"),
+				 errdetail("The sum of the merged values exceeds the range of float8.")));
 	if (sketch->min < state->min)
 		state->min = sketch->min;
 	if (sketch->max > state->max)
@@ -247,54 +367,117 @@ DDSketchQuantile(const DDSketch *sketch, float8 q)
 	return sketch->max;
 }
 
-/* Parses the text form; used by COPY, dumps and casts from text. */
+/* Skips "name=" at *p; false when the text there differs. */
+static bool
+ParseKey(char **p, const char *name)
+{
+	size_t		len = strlen(name);
+
+	while (**p == ' ')
+		(*p)++;
+	if (strncmp(*p, name, len) != 0 || (*p)[len] != '=')
+		return false;
+	*p += len + 1;
+	return true;
+}
+
+/* Reads a float8 at *p (strtod syntax, NaN and Infinity included). */
+static bool
+ParseDouble(char **p, double *out)
+{
+	char	   *end;
+
+	errno = 0;
+	*out = strtod(*p, &end);
+	if (end == *p || errno == ERANGE)
+		return false;
+	*p = end;
+	return true;
+}
+
+/* Reads a decimal int64 at *p, refusing overflow. */
+static bool
+ParseInt64(char **p, int64 *out)
+{
+	char	   *end;
+	long long	v;
+
+	errno = 0;
+	v = strtoll(*p, &end, 10);
+	if (end == *p || errno == ERANGE)
+		return false;
+	*out = (int64) v;
+	*p = end;
+	return true;
+}
+
+/* Raises invalid_text_representation for str, echoing at most ~100 bytes. */
+static void
+BadInput(const char *str, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type ddsketch: \"%s\"", ClipInput(str)),
+			 errdetail("%s", detail)));
+}
+
+/*
+ * Parses the text form; used by COPY, dumps and casts from text. Every
+ * field is range-checked before use and the bucket counts must add up to
+ * count minus zero.
+ */
 Datum
 rollout_ddsketch_in(PG_FUNCTION_ARGS)
 {
 	char	   *str = PG_GETARG_CSTRING(0);
+	const char *syntax = "Expected \"alpha=A count=N zero=Z min=X max=Y sum=S bins=I:C,...\".";
 	double		alpha,
 				min,
 				max,
 				sum;
-	long long	count,
+	int64		count,
 				zero;
-	int			consumed = 0;
 	DDSketchState *state;
 	DDSketch   *sketch;
-	char	   *p;
+	char	   *p = str;
 	int64		binsum = 0;
+	const char *problem;
 
-	if (sscanf(str, "alpha=%lf count=%lld zero=%lld min=%lf max=%lf sum=%lf bins=%n",
-			   &alpha, &count, &zero, &min, &max, &sum, &consumed) != 6 || consumed == 0 ||
-		count < 0 || zero < 0 || zero > count)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type ddsketch: \"%s\"", str),
-				 errdetail("Expected \"alpha=A count=N zero=Z min=X max=Y sum=S bins=I:C,...\".")));
+	if (!(ParseKey(&p, "alpha") && ParseDouble(&p, &alpha) &&
+		  ParseKey(&p, "count") && ParseInt64(&p, &count) &&
+		  ParseKey(&p, "zero") && ParseInt64(&p, &zero) &&
+		  ParseKey(&p, "min") && ParseDouble(&p, &min) &&
+		  ParseKey(&p, "max") && ParseDouble(&p, &max) &&
+		  ParseKey(&p, "sum") && ParseDouble(&p, &sum) &&
+		  ParseKey(&p, "bins")))
+		BadInput(str, syntax);
+	problem = HeaderProblem(alpha, count, zero, min, max, sum);
+	if (problem != NULL)
+		BadInput(str, psprintf("The sketch is inconsistent: %s.", problem));
 	state = DDSketchStateCreate(alpha);
-	p = str + consumed;
 	while (*p != '\0')
 	{
-		char	   *end;
-		long		index = strtol(p, &end, 10);
-		long long	c;
+		int64		index;
+		int64		c;
 
-		if (end == p || *end != ':')
-			goto bad;
-		p = end + 1;
-		c = strtoll(p, &end, 10);
-		if (end == p || c <= 0 || index < INT_MIN / 2 || index > INT_MAX / 2)
-			goto bad;
+		if (!ParseInt64(&p, &index) || *p != ':')
+			BadInput(str, "The bucket list must be index:count pairs separated by commas.");
+		p++;
+		if (!ParseInt64(&p, &c) || c <= 0)
+			BadInput(str, "Every bucket count must be a positive integer.");
+		if (index < -DDSKETCH_MAX_INDEX || index > DDSKETCH_MAX_INDEX)
+			BadInput(str, psprintf("Bucket indexes lie between %d and %d.",
+								   -DDSKETCH_MAX_INDEX, DDSKETCH_MAX_INDEX));
+		if (pg_add_s64_overflow(binsum, c, &binsum) || binsum > count - zero)
+			BadInput(str, "The bucket list must be index:count pairs whose counts add up to count minus zero.");
 		StateAddBucket(state, (int32) index, c);
-		binsum += c;
-		p = end;
-		if (*p == ',')
+		if (*p == ',' && p[1] != '\0')
 			p++;
 		else if (*p != '\0')
-			goto bad;
+			BadInput(str, "The bucket list must be index:count pairs separated by commas.");
 	}
-	if (binsum + zero != count)
-		goto bad;
+	if (binsum != count - zero)
+		BadInput(str, "The bucket list must be index:count pairs whose counts add up to count minus zero.");
 	state->count = count;
 	state->zero_count = zero;
 	state->min = min;
@@ -302,13 +485,6 @@ rollout_ddsketch_in(PG_FUNCTION_ARGS)
 	state->sum = sum;
 	sketch = DDSketchStateFinish(state);
 	PG_RETURN_POINTER(sketch);
-
-bad:
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type ddsketch: \"%s\"", str),
-			 errdetail("The bucket list must be index:count pairs whose counts add up to count minus zero.")));
-	PG_RETURN_NULL();
 }
 
 /* Prints the text form. */

@@ -22,6 +22,16 @@
 #define DDSKETCH_MIN_VALUE 1e-9
 /* At most this many buckets; beyond, the lowest buckets are collapsed. */
 #define DDSKETCH_MAX_BINS 4096
+/*
+ * Bucket indexes lie in [-MAX_INDEX, MAX_INDEX]: with the finest alpha
+ * (0.0001) a value between DDSKETCH_MIN_VALUE and DBL_MAX falls in a bucket
+ * between about -1.1e5 and 3.6e6. The bound keeps index arithmetic in int32.
+ */
+#define DDSKETCH_MAX_INDEX (1 << 24)
+/* At most this many values in one sketch (2^62): counts never overflow int64. */
+#define DDSKETCH_MAX_COUNT (INT64CONST(1) << 62)
+/* Error messages echo at most this many bytes of a text input. */
+#define DDSKETCH_ECHO_BYTES 100
 
 /* One non-empty bucket of the on-disk form. */
 typedef struct DDSketchBin
@@ -71,6 +81,7 @@ extern void DDSketchStateAdd(DDSketchState *state, float8 value);
 extern void DDSketchStateMerge(DDSketchState *state, const DDSketch *sketch);
 extern DDSketch *DDSketchStateFinish(const DDSketchState *state);
 extern float8 DDSketchQuantile(const DDSketch *sketch, float8 q);
+extern void DDSketchCheck(const DDSketch *sketch);
 extern int64 DDSketchCountAbove(const DDSketch *sketch, float8 threshold);
 
 #endif							/* SKETCH_DDSKETCH_H */

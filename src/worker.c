@@ -30,6 +30,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 
 #include "worker.h"
 
@@ -88,6 +89,9 @@ WorkerRunTick(void)
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	/* A background worker arms statement_timeout itself, as postgres.c does per query. */
+	if (StatementTimeout > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "SELECT rollout.tick()");
@@ -121,9 +125,45 @@ WorkerRunTick(void)
 
 	SPI_finish();
 	PopActiveSnapshot();
+	if (StatementTimeout > 0)
+		disable_timeout(STATEMENT_TIMEOUT, false);
 	CommitTransactionCommand();
 	pgstat_report_stat(true);
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return installed;
+}
+
+/*
+ * Runs WorkerRunTick, surviving its errors: a tick that fails (lock_timeout,
+ * statement_timeout, which the worker arms for each tick, a bug) is logged
+ * and rolled back, and the worker tries
+ * again at the next interval instead of exiting. FATAL errors (SIGTERM) still
+ * end the process. Returns true after an error, so no "not installed" note.
+ */
+static bool
+WorkerRunTickSafely(void)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	volatile bool installed = true;
+
+	PG_TRY();
+	{
+		installed = WorkerRunTick();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcontext);
+		EmitErrorReport();
+		FlushErrorState();
+		/* No timeout of the failed tick may fire while the worker sleeps. */
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		QueryCancelPending = false;
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		ereport(LOG,
+				(errmsg("pg_rollout worker: tick failed; retrying in %d s", RolloutTickInterval)));
+	}
+	PG_END_TRY();
 	return installed;
 }
 
@@ -162,7 +202,7 @@ RolloutWorkerMain(Datum arg)
 
 		if (RolloutTickInterval > 0)
 		{
-			bool		installed = WorkerRunTick();
+			bool		installed = WorkerRunTickSafely();
 
 			if (!installed && !warned_missing)
 				ereport(LOG,

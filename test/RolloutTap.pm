@@ -6,9 +6,11 @@ use strict;
 use warnings;
 use Exporter 'import';
 use Test::More;
+use Time::HiRes qw(usleep);
+use PostgreSQL::Test::Utils;
 
 our @EXPORT = qw(tick_lock_key setup_agent plan_json start_rollout_sql
-  record_outcomes_sql check_consistency worker_pid);
+  record_outcomes_sql check_consistency worker_pid kill9_and_restart);
 
 # The advisory lock tick() takes (src/sql/62_tick.sql).
 sub tick_lock_key { return '7286523461853490001'; }
@@ -107,6 +109,51 @@ sub worker_pid
 	return $node->safe_psql('postgres',
 		q{SELECT coalesce(min(pid)::text, '') FROM pg_stat_activity
 		  WHERE backend_type = 'pg_rollout worker'});
+}
+
+# Whether a process is gone. A zombie not yet reaped still counts as there:
+# the new postmaster's lock-file check (kill 0) would see it too.
+sub process_gone
+{
+	my ($pid) = @_;
+	return !kill(0, $pid);
+}
+
+# kill -9 of the postmaster, then a restart that cannot race the old server:
+# the pids of every server process (backends, auxiliary processes, workers and
+# the postmaster) are read first, $after_kill (optional) runs once the
+# postmaster is killed (to finish clients), and the node starts again only
+# when every one of those processes has exited, so the lock file and the
+# shared memory are free. Every kill -9 of the TAP tests goes through here.
+sub kill9_and_restart
+{
+	my ($node, $after_kill) = @_;
+	my @pids = split /\n/, $node->safe_psql('postgres',
+		q{SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()
+		  UNION ALL
+		  SELECT pg_catalog.split_part(pg_catalog.pg_read_file('postmaster.pid'), E'\n', 1)::int});
+	$node->kill9;
+	$after_kill->() if $after_kill;
+	foreach my $pid (@pids)
+	{
+		my $tries = 0;
+		while (!process_gone($pid)
+			   && $tries++ < 10 * $PostgreSQL::Test::Utils::timeout_default)
+		{
+			usleep(100_000);
+		}
+		die "server process $pid did not exit after kill -9" unless process_gone($pid);
+	}
+	# A process forked just before the kill (an autovacuum worker) may still
+	# hold the shared memory for a moment: the start is retried, never raced.
+	for my $attempt (1 .. 30)
+	{
+		return if $node->start(fail_ok => 1);
+		# A failed start leaves the old pid recorded; forget it to try again.
+		$node->{_pid} = undef;
+		sleep(1);
+	}
+	die "the node did not restart after kill -9";
 }
 
 1;

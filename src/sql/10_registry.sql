@@ -5,7 +5,10 @@ CREATE TABLE rollout.agents (
 	name		text NOT NULL UNIQUE,
 	description	text,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	created_by	text NOT NULL DEFAULT session_user
+	created_by	text NOT NULL DEFAULT session_user,
+	-- Roles allowed to route and record for this agent; NULL: any member
+	-- of rollout_service (docs/security.md).
+	service_roles	text[]
 );
 
 CREATE TABLE rollout.versions (
@@ -103,7 +106,34 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION rollout.create_agent(name text, description text DEFAULT NULL)
+-- Raises undefined_object unless every element of roles names an existing role.
+CREATE FUNCTION rollout._check_roles(p_roles text[], p_argname text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r text;
+BEGIN
+	IF p_roles IS NULL THEN
+		RETURN;
+	END IF;
+	IF cardinality(p_roles) = 0 THEN
+		RAISE EXCEPTION 'argument "%" must not be an empty array', p_argname
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'Pass NULL to let every member of rollout_service route and record.';
+	END IF;
+	FOREACH r IN ARRAY p_roles LOOP
+		IF r IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+			RAISE EXCEPTION 'role "%" of argument "%" does not exist', r, p_argname
+				USING ERRCODE = 'undefined_object',
+					  DETAIL = 'Every element must name an existing role (usually a member of rollout_service).';
+		END IF;
+	END LOOP;
+END
+$$;
+
+CREATE FUNCTION rollout.create_agent(name text, description text DEFAULT NULL,
+									 service_roles text[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -118,7 +148,9 @@ BEGIN
 			USING ERRCODE = 'string_data_right_truncation',
 				  DETAIL = pg_catalog.format('It has %s bytes; the limit is 10000.', octet_length(description));
 	END IF;
-	INSERT INTO rollout.agents (name, description) VALUES (name, description)
+	PERFORM rollout._check_roles(service_roles, 'service_roles');
+	INSERT INTO rollout.agents (name, description, service_roles)
+		VALUES (name, description, service_roles)
 		ON CONFLICT DO NOTHING
 		RETURNING id INTO v_id;
 	IF v_id IS NULL THEN
@@ -127,8 +159,67 @@ BEGIN
 				  DETAIL = 'Agent names are unique; argument "name" names an existing agent.';
 	END IF;
 	PERFORM rollout._log_event(name, NULL, 'create_agent', NULL,
-							   jsonb_build_object('id', v_id, 'name', name, 'description', description), NULL);
+							   jsonb_build_object('id', v_id, 'name', name, 'description', description)
+							   || CASE WHEN service_roles IS NULL THEN '{}'::jsonb
+									   ELSE jsonb_build_object('service_roles', to_jsonb(service_roles)) END,
+							   NULL);
 	RETURN v_id;
+END
+$$;
+
+-- Names the roles allowed to route and record for an agent (NULL: every
+-- member of rollout_service); the change is an event.
+CREATE FUNCTION rollout.set_service_roles(agent text, service_roles text[], reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_old text[];
+BEGIN
+	PERFORM rollout._require_agent(agent, true);
+	PERFORM rollout._check_roles(service_roles, 'service_roles');
+	SELECT a.service_roles INTO v_old FROM rollout.agents a WHERE a.name = set_service_roles.agent;
+	IF v_old IS NOT DISTINCT FROM service_roles THEN
+		RETURN;
+	END IF;
+	UPDATE rollout.agents a SET service_roles = set_service_roles.service_roles
+		WHERE a.name = set_service_roles.agent;
+	PERFORM rollout._log_event(agent, NULL, 'set_service_roles',
+							   jsonb_build_object('service_roles', to_jsonb(v_old)),
+							   jsonb_build_object('service_roles', to_jsonb(service_roles)), reason);
+END
+$$;
+
+-- Raises insufficient_privilege unless the calling role may write outcomes
+-- for the agent: a member of one of its service_roles, or any caller when
+-- it names none. Agents that do not exist pass (the caller reports them).
+CREATE FUNCTION rollout._require_service(p_agent text) RETURNS void
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_roles text[];
+	v_role text := rollout._acting_role();
+	r text;
+BEGIN
+	SELECT a.service_roles INTO v_roles FROM rollout.agents a WHERE a.name = p_agent;
+	IF v_roles IS NULL THEN
+		RETURN;
+	END IF;
+	FOREACH r IN ARRAY v_roles LOOP
+		IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r)
+		   AND pg_catalog.pg_has_role(v_role, r, 'USAGE') THEN
+			RETURN;
+		END IF;
+	END LOOP;
+	RAISE EXCEPTION 'role "%" may not write outcomes for agent "%"', v_role, p_agent
+		USING ERRCODE = 'insufficient_privilege',
+			  DETAIL = pg_catalog.format('Agent "%s" accepts outcomes only from members of %s.',
+										 p_agent, pg_catalog.array_to_string(v_roles, ', ')),
+			  HINT = 'Grant one of those roles to this login, or change them with rollout.set_service_roles().';
 END
 $$;
 
@@ -255,7 +346,8 @@ BEGIN
 	SELECT l.version INTO v_version FROM rollout.labels l
 		WHERE l.agent = p_agent AND l.label = p_ref;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'label "%" of agent "%" does not exist', p_ref, p_agent
+		RAISE EXCEPTION 'label "%" of agent "%" does not exist',
+			CASE WHEN octet_length(p_ref) > 100 THEN left(p_ref, 100) || '...' ELSE p_ref END, p_agent
 			USING ERRCODE = 'undefined_object',
 				  DETAIL = 'Argument "ref" must be an existing version number or label.';
 	END IF;
@@ -373,7 +465,7 @@ GRANT SELECT ON rollout.agents, rollout.versions, rollout.labels, rollout.label_
 GRANT SELECT, INSERT, UPDATE, DELETE ON rollout.agents, rollout.labels TO rollout_admin;
 GRANT SELECT, INSERT ON rollout.versions, rollout.label_history, rollout.events TO rollout_admin;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA rollout TO rollout_admin;
-GRANT EXECUTE ON FUNCTION rollout.create_agent(text, text),
+GRANT EXECUTE ON FUNCTION rollout.create_agent(text, text, text[]),
 	rollout.create_version(text, text, text, text, jsonb, jsonb, jsonb, text, text, boolean),
 	rollout.set_label(text, text, integer, text)
 	TO rollout_admin;

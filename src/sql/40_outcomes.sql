@@ -127,11 +127,18 @@ CREATE TABLE rollout.outcomes (
 	error		boolean NOT NULL DEFAULT false,
 	safety_flag	boolean NOT NULL DEFAULT false,
 	feedback	smallint,
-	metrics		jsonb NOT NULL DEFAULT '{}'
+	metrics		jsonb NOT NULL DEFAULT '{}',
+	-- The login that wrote the outcome (session_user of record(), the batch
+	-- or the COPY into rollout.outcome_staging).
+	author		text NOT NULL DEFAULT session_user
 ) PARTITION BY RANGE (at);
 CREATE TABLE rollout.outcomes_default PARTITION OF rollout.outcomes DEFAULT;
-CREATE INDEX outcomes_arm_at_idx ON rollout.outcomes (rollout_id, arm, at);
-CREATE INDEX outcomes_txid_idx ON rollout.outcomes USING brin (txid);
+-- Indexes are per partition, not on the parent: a daily partition is not
+-- part of the extension, and pg_dump restores its indexes itself, which
+-- would collide with those ATTACH PARTITION creates from a parent's index.
+-- _ensure_partition() copies the default partition's indexes.
+CREATE INDEX outcomes_arm_at_idx ON rollout.outcomes_default (rollout_id, arm, at);
+CREATE INDEX outcomes_txid_idx ON rollout.outcomes_default USING brin (txid);
 
 CREATE TABLE rollout.shadow_pairs (
 	id					bigserial,
@@ -151,8 +158,8 @@ CREATE TABLE rollout.shadow_pairs (
 	shadow_cost			float8
 ) PARTITION BY RANGE (at);
 CREATE TABLE rollout.shadow_pairs_default PARTITION OF rollout.shadow_pairs DEFAULT;
-CREATE INDEX shadow_pairs_rollout_at_idx ON rollout.shadow_pairs (rollout_id, at);
-CREATE INDEX shadow_pairs_txid_idx ON rollout.shadow_pairs USING brin (txid);
+CREATE INDEX shadow_pairs_rollout_at_idx ON rollout.shadow_pairs_default (rollout_id, at);
+CREATE INDEX shadow_pairs_txid_idx ON rollout.shadow_pairs_default USING brin (txid);
 
 -- Staging table for COPY: services copy rows in, drain_outcome_staging()
 -- moves them into rollout.outcomes in one statement.
@@ -170,8 +177,30 @@ CREATE TABLE rollout.outcome_staging (
 	feedback	smallint,
 	metrics		jsonb NOT NULL DEFAULT '{}',
 	shadow		boolean NOT NULL DEFAULT false,
-	at			timestamptz NOT NULL DEFAULT pg_catalog.now()
+	at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	-- Set by a trigger to the login that staged the row.
+	author		text NOT NULL DEFAULT session_user
 );
+
+-- Rows that could not be folded or drained, with the error: refresh_aggregates()
+-- moves stored outcomes and shadow pairs whose values break the documented
+-- bounds here, and drain_outcome_staging() staged rows it cannot insert, so
+-- one bad row never stops aggregation or draining for everyone else.
+-- Operators read it; rollout_admin deletes what has been dealt with.
+CREATE TABLE rollout.outcome_rejects (
+	id			bigserial PRIMARY KEY,
+	rejected_at	timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	source		text NOT NULL CHECK (source IN ('outcomes', 'shadow_pairs', 'outcome_staging')),
+	agent		text,
+	error		text NOT NULL,
+	sqlstate	text,
+	-- The row as it was, as JSON.
+	row_data	jsonb NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('rollout.outcome_rejects', '');
+SELECT pg_catalog.pg_extension_config_dump('rollout.outcome_rejects_id_seq', '');
+GRANT SELECT ON rollout.outcome_rejects TO rollout_reader, rollout_operator;
+GRANT SELECT, DELETE ON rollout.outcome_rejects TO rollout_admin;
 
 ------------------------------------------------------------------------------
 -- Window aggregates: one row per (rollout, stage, arm, shadow, window).
@@ -282,6 +311,31 @@ CREATE FUNCTION rollout._outcome_resolve(agent text, version integer, quality fl
 AS 'MODULE_PATHNAME', 'rollout_outcome_resolve'
 LANGUAGE C STABLE;
 
+-- NULL when a stored outcome's values are within the bounds aggregation
+-- relies on (src/outcome_record.c), else what is wrong with them.
+CREATE FUNCTION rollout._outcome_problem(quality float8, latency_ms float8, cost float8,
+										 metrics jsonb)
+RETURNS text
+AS 'MODULE_PATHNAME', 'rollout_outcome_problem'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION rollout._outcome_problem(float8, float8, float8, jsonb) FROM PUBLIC;
+
+-- Raises array_subscript_error naming argname unless the array has at most one dimension.
+CREATE FUNCTION rollout._check_batch_dims(ndims integer, argname text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF ndims > 1 THEN
+		RAISE EXCEPTION 'argument "%" must be a one-dimensional array', argname
+			USING ERRCODE = 'array_subscript_error',
+				  DETAIL = pg_catalog.format('It has %s dimensions.', ndims);
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION rollout._check_batch_dims(integer, text) FROM PUBLIC;
+
 -- Where an outcome of (agent, version) at `at` would be counted.
 CREATE FUNCTION rollout.outcome_context(agent text, version integer,
 										at timestamptz DEFAULT pg_catalog.now(),
@@ -322,11 +376,13 @@ AS $$
 DECLARE
 	n integer := coalesce(cardinality(versions), 0);
 	inserted bigint;
+	long_unit bigint;
 BEGIN
 	IF versions IS NULL THEN
 		RAISE EXCEPTION 'argument "versions" must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	PERFORM rollout._require_service(agent);
 	PERFORM rollout._check_batch_length(cardinality(units), n, 'units'),
 			rollout._check_batch_length(cardinality(successes), n, 'successes'),
 			rollout._check_batch_length(cardinality(qualities), n, 'qualities'),
@@ -338,6 +394,25 @@ BEGIN
 			rollout._check_batch_length(cardinality(metrics), n, 'metrics'),
 			rollout._check_batch_length(cardinality(shadows), n, 'shadows'),
 			rollout._check_batch_length(cardinality(ats), n, 'ats');
+	PERFORM rollout._check_batch_dims(array_ndims(versions), 'versions'),
+			rollout._check_batch_dims(array_ndims(units), 'units'),
+			rollout._check_batch_dims(array_ndims(successes), 'successes'),
+			rollout._check_batch_dims(array_ndims(qualities), 'qualities'),
+			rollout._check_batch_dims(array_ndims(latencies_ms), 'latencies_ms'),
+			rollout._check_batch_dims(array_ndims(costs), 'costs'),
+			rollout._check_batch_dims(array_ndims(errors), 'errors'),
+			rollout._check_batch_dims(array_ndims(safety_flags), 'safety_flags'),
+			rollout._check_batch_dims(array_ndims(feedbacks), 'feedbacks'),
+			rollout._check_batch_dims(array_ndims(metrics), 'metrics'),
+			rollout._check_batch_dims(array_ndims(shadows), 'shadows'),
+			rollout._check_batch_dims(array_ndims(ats), 'ats');
+	SELECT min(u.i) INTO long_unit FROM unnest(units) WITH ORDINALITY AS u(x, i)
+	WHERE octet_length(u.x) > 1024;
+	IF long_unit IS NOT NULL THEN
+		RAISE EXCEPTION 'batch row %: argument "unit" is too long', long_unit
+			USING ERRCODE = 'string_data_right_truncation',
+				  DETAIL = 'The limit is 1024 bytes.';
+	END IF;
 	INSERT INTO rollout.outcomes (txid, at, agent, version, rollout_id, stage, arm, in_arm,
 								  shadow, unit, success, quality, latency_ms, cost, error,
 								  safety_flag, feedback, metrics)
@@ -356,36 +431,84 @@ BEGIN
 END
 $$;
 
--- Moves every staged row into rollout.outcomes in one statement; a bad row
--- rejects them all (the error names its position in id order).
+-- Moves every staged row into rollout.outcomes, in one statement when every
+-- row is good. When one is not, the rows are moved one by one and each row
+-- that cannot be inserted goes to rollout.outcome_rejects with its error, so
+-- one bad row never blocks the drain. Returns the number of rows moved.
 CREATE FUNCTION rollout.drain_outcome_staging() RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	moved bigint;
+	moved bigint := 0;
+	s rollout.outcome_staging;
+	v_state text;
+	v_msg text;
 BEGIN
-	WITH d AS (DELETE FROM rollout.outcome_staging RETURNING *),
-	o AS (SELECT d.*, row_number() OVER (ORDER BY d.id) AS pos FROM d),
-	ins AS (
-		INSERT INTO rollout.outcomes (txid, at, agent, version, rollout_id, stage, arm, in_arm,
-									  shadow, unit, success, quality, latency_ms, cost, error,
-									  safety_flag, feedback, metrics)
-		SELECT pg_catalog.txid_current(), c.at, o.agent, o.version, c.rollout_id, c.stage,
-			   c.arm, c.in_arm, o.shadow, o.unit, o.success, o.quality, o.latency_ms, o.cost,
-			   o.error, o.safety_flag, o.feedback, o.metrics
-		FROM o CROSS JOIN LATERAL rollout._outcome_resolve(o.agent, o.version, o.quality,
-														   o.latency_ms, o.cost, o.metrics,
-														   o.at, o.pos::integer) c
-		ORDER BY o.pos
-		RETURNING 1)
-	SELECT count(*) INTO moved FROM ins;
+	BEGIN
+		WITH d AS (DELETE FROM rollout.outcome_staging RETURNING *),
+		o AS (SELECT d.*, row_number() OVER (ORDER BY d.id) AS pos FROM d),
+		ins AS (
+			INSERT INTO rollout.outcomes (txid, at, agent, version, rollout_id, stage, arm, in_arm,
+										  shadow, unit, success, quality, latency_ms, cost, error,
+										  safety_flag, feedback, metrics, author)
+			SELECT pg_catalog.txid_current(), c.at, o.agent, o.version, c.rollout_id, c.stage,
+				   c.arm, c.in_arm, o.shadow, o.unit, o.success, o.quality, o.latency_ms, o.cost,
+				   o.error, o.safety_flag, o.feedback, o.metrics, o.author
+			FROM o CROSS JOIN LATERAL rollout._outcome_resolve(o.agent, o.version, o.quality,
+															   o.latency_ms, o.cost, o.metrics,
+															   o.at, o.pos::integer) c
+			WHERE octet_length(o.unit) <= 1024 OR o.unit IS NULL
+			   OR rollout._raise_long_unit(o.pos)
+			ORDER BY o.pos
+			RETURNING 1)
+		SELECT count(*) INTO moved FROM ins;
+		RETURN moved;
+	EXCEPTION WHEN OTHERS THEN
+		moved := 0;		-- the statement was undone; move row by row below
+	END;
+	FOR s IN SELECT * FROM rollout.outcome_staging ORDER BY id LOOP
+		BEGIN
+			IF octet_length(s.unit) > 1024 THEN
+				PERFORM rollout._raise_long_unit(0);
+			END IF;
+			INSERT INTO rollout.outcomes (txid, at, agent, version, rollout_id, stage, arm, in_arm,
+										  shadow, unit, success, quality, latency_ms, cost, error,
+										  safety_flag, feedback, metrics, author)
+			SELECT pg_catalog.txid_current(), c.at, s.agent, s.version, c.rollout_id, c.stage,
+				   c.arm, c.in_arm, s.shadow, s.unit, s.success, s.quality, s.latency_ms, s.cost,
+				   s.error, s.safety_flag, s.feedback, s.metrics, s.author
+			FROM rollout._outcome_resolve(s.agent, s.version, s.quality, s.latency_ms, s.cost,
+										  s.metrics, s.at, 0) c;
+			moved := moved + 1;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
+			INSERT INTO rollout.outcome_rejects (source, agent, error, sqlstate, row_data)
+			VALUES ('outcome_staging', left(s.agent, 63), left(v_msg, 1000), v_state,
+					pg_catalog.to_jsonb(s));
+		END;
+		DELETE FROM rollout.outcome_staging WHERE id = s.id;
+	END LOOP;
 	RETURN moved;
 END
 $$;
 
+-- Raises string_data_right_truncation for a unit over 1024 bytes (batch row pos).
+CREATE FUNCTION rollout._raise_long_unit(pos bigint) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RAISE EXCEPTION '%argument "unit" is too long',
+		CASE WHEN pos > 0 THEN pg_catalog.format('batch row %s: ', pos) ELSE '' END
+		USING ERRCODE = 'string_data_right_truncation',
+			  DETAIL = 'The limit is 1024 bytes.';
+END
+$$;
+REVOKE ALL ON FUNCTION rollout._raise_long_unit(bigint) FROM PUBLIC;
+
 -- Raises invalid_parameter_value naming argname unless value is NULL or a
--- finite number >= 0.
+-- finite number >= 0, and numeric_value_out_of_range above 1e12 (the outcome bound).
 CREATE FUNCTION rollout._check_non_negative(value float8, argname text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -395,6 +518,11 @@ BEGIN
 		RAISE EXCEPTION 'argument "%" must be a finite non-negative number', argname
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = pg_catalog.format('The value given was %s.', value);
+	END IF;
+	IF value > 1e12 THEN
+		RAISE EXCEPTION 'argument "%" is out of range', argname
+			USING ERRCODE = 'numeric_value_out_of_range',
+				  DETAIL = pg_catalog.format('The limit is 1e+12; the value given was %s.', value);
 	END IF;
 END
 $$;
@@ -425,6 +553,9 @@ BEGIN
 			CASE WHEN production_version IS NULL THEN 'production_version' ELSE 'shadow_version' END
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF octet_length(unit) > 1024 THEN
+		PERFORM rollout._raise_long_unit(0);
+	END IF;
 	PERFORM rollout._check_non_negative(production_latency_ms, 'production_latency_ms'),
 			rollout._check_non_negative(shadow_latency_ms, 'shadow_latency_ms'),
 			rollout._check_non_negative(production_cost, 'production_cost'),
@@ -447,6 +578,7 @@ BEGIN
 			USING ERRCODE = 'numeric_value_out_of_range',
 				  DETAIL = pg_catalog.format('The value given was %s.', sim);
 	END IF;
+	PERFORM rollout._require_service(agent);
 	-- Validates agent, both versions and time; the rollout comes from production's.
 	PERFORM rollout._outcome_resolve(agent, shadow_version, NULL, NULL, NULL, NULL, at, 0);
 	SELECT * INTO ctx FROM rollout._outcome_resolve(agent, production_version, NULL, NULL, NULL,
@@ -485,6 +617,33 @@ BEGIN
 	-- below its xmin has finished, and its committed rows are visible below.
 	hi := pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot());
 	IF hi > lo THEN
+		-- Rows whose values break the bounds (written before they were
+		-- enforced, or by hand) are moved to the rejects, never folded: the
+		-- sums below cannot overflow whatever else is in the table.
+		WITH bad AS (
+			DELETE FROM rollout.outcomes o
+			WHERE o.txid >= lo AND o.txid < hi AND o.in_arm
+			  AND rollout._outcome_problem(o.quality, o.latency_ms, o.cost, o.metrics) IS NOT NULL
+			RETURNING o.*)
+		INSERT INTO rollout.outcome_rejects (source, agent, error, sqlstate, row_data)
+		SELECT 'outcomes', bad.agent,
+			   rollout._outcome_problem(bad.quality, bad.latency_ms, bad.cost, bad.metrics),
+			   '22003', pg_catalog.to_jsonb(bad)
+		FROM bad;
+		WITH bad AS (
+			DELETE FROM rollout.shadow_pairs p
+			WHERE p.txid >= lo AND p.txid < hi AND p.rollout_id IS NOT NULL
+			  AND NOT (coalesce(p.production_latency_ms, 0) BETWEEN 0 AND 1e12
+					   AND coalesce(p.shadow_latency_ms, 0) BETWEEN 0 AND 1e12
+					   AND coalesce(p.production_cost, 0) BETWEEN 0 AND 1e12
+					   AND coalesce(p.shadow_cost, 0) BETWEEN 0 AND 1e12)
+			RETURNING p.*)
+		INSERT INTO rollout.outcome_rejects (source, agent, error, sqlstate, row_data)
+		SELECT 'shadow_pairs', bad.agent,
+			   'a latency or cost is out of range (the limit is 1e+12)', '22003',
+			   pg_catalog.to_jsonb(bad)
+		FROM bad;
+
 		WITH g AS (
 			SELECT o.rollout_id, rollout.window_start(o.at) AS ws, o.arm, o.shadow, o.stage,
 				   count(*) AS n,
@@ -602,7 +761,8 @@ $$;
 -- Partitions and retention
 
 -- Creates the daily partition [day, day + 1) of rollout.<parent> unless it
--- exists, moving rows of that day out of the default partition first.
+-- exists, with the indexes of the default partition, moving rows of that
+-- day out of the default partition first.
 CREATE FUNCTION rollout._ensure_partition(parent text, day date) RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -611,18 +771,48 @@ DECLARE
 	part text := parent || '_p' || to_char(day, 'YYYYMMDD');
 	lo timestamptz := (day::timestamp AT TIME ZONE 'UTC');
 	hi timestamptz := ((day + 1)::timestamp AT TIME ZONE 'UTC');
+	idx record;
 BEGIN
 	IF to_regclass('rollout.' || part) IS NOT NULL THEN
 		RETURN false;
 	END IF;
 	EXECUTE format('CREATE TABLE rollout.%I (LIKE rollout.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
 				   part, parent);
+	FOR idx IN
+		SELECT pg_get_indexdef(i.indexrelid) AS def
+		FROM pg_index i
+		WHERE i.indrelid = ('rollout.' || parent || '_default')::regclass
+		ORDER BY i.indexrelid
+	LOOP
+		EXECUTE regexp_replace(idx.def, '^CREATE (UNIQUE )?INDEX \S+ ON \S+ ',
+							   format('CREATE \1INDEX ON rollout.%I ', part));
+	END LOOP;
 	EXECUTE format('WITH m AS (DELETE FROM rollout.%I WHERE at >= $1 AND at < $2 RETURNING *)'
 				   ' INSERT INTO rollout.%I SELECT * FROM m', parent || '_default', part)
 		USING lo, hi;
 	EXECUTE format('ALTER TABLE rollout.%I ATTACH PARTITION rollout.%I FOR VALUES FROM (%L) TO (%L)',
 				   parent, part, lo, hi);
 	RETURN true;
+END
+$$;
+
+-- How far ahead of the server clock a caller's `at` may lie
+-- (rollout.clock_tolerance, seconds); NULL when the check is off (-1).
+CREATE FUNCTION rollout._clock_tolerance() RETURNS interval
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v text := pg_catalog.current_setting('rollout.clock_tolerance', true);
+BEGIN
+	IF v IS NULL OR v = '' THEN
+		RETURN interval '1 hour';
+	ELSIF v ~ '^-' THEN
+		RETURN NULL;
+	ELSIF v ~ '^[0-9]+$' THEN
+		RETURN pg_catalog.make_interval(secs => v::float8);
+	END IF;
+	RETURN v::interval;
 END
 $$;
 
@@ -642,7 +832,19 @@ DECLARE
 	parent text;
 	p record;
 	n bigint;
+	v_tolerance interval := rollout._clock_tolerance();
+	v_done jsonb := '[]';
 BEGIN
+	IF at IS NULL OR NOT pg_catalog.isfinite(at) THEN
+		RAISE EXCEPTION 'argument "at" must be a finite time'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF v_tolerance IS NOT NULL AND at > pg_catalog.now() + v_tolerance THEN
+		RAISE EXCEPTION 'argument "at" is too far in the future'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('It is %s; maintenance may run at most %s ahead of the server clock (rollout.clock_tolerance), so that retention cannot drop outcomes that are still young.',
+											 at, v_tolerance);
+	END IF;
 	SELECT * INTO s FROM rollout.outcome_settings;
 	cutoff := at - s.retention;
 	PERFORM rollout.refresh_aggregates(at);
@@ -662,9 +864,11 @@ BEGIN
 			  AND (to_date(right(c.relname, 8), 'YYYYMMDD') + 1)::timestamp AT TIME ZONE 'UTC' <= cutoff
 			ORDER BY c.relname
 		LOOP
+			EXECUTE format('SELECT count(*) FROM rollout.%I', p.relname) INTO n;
 			EXECUTE format('DROP TABLE rollout.%I', p.relname);
 			action := 'drop partition';
 			object := 'rollout.' || p.relname;
+			v_done := v_done || jsonb_build_object('action', action, 'object', object, 'rows', n);
 			RETURN NEXT;
 		END LOOP;
 		EXECUTE format('DELETE FROM rollout.%I WHERE at < $1', parent || '_default') USING cutoff;
@@ -672,6 +876,7 @@ BEGIN
 		IF n > 0 THEN
 			action := 'delete expired rows';
 			object := format('rollout.%s_default (%s rows)', parent, n);
+			v_done := v_done || jsonb_build_object('action', action, 'object', 'rollout.' || parent || '_default', 'rows', n);
 			RETURN NEXT;
 		END IF;
 	END LOOP;
@@ -681,7 +886,14 @@ BEGIN
 	IF n > 0 THEN
 		action := 'delete expired windows';
 		object := format('rollout.outcome_windows (%s rows)', n);
+		v_done := v_done || jsonb_build_object('action', action, 'object', 'rollout.outcome_windows', 'rows', n);
 		RETURN NEXT;
+	END IF;
+	-- What was destroyed is evidence too: one event names it.
+	IF jsonb_array_length(v_done) > 0 THEN
+		PERFORM rollout._log_event(NULL, NULL, 'maintain_outcomes', NULL,
+								   jsonb_build_object('at', at, 'cutoff', cutoff, 'dropped', v_done),
+								   NULL);
 	END IF;
 END
 $$;

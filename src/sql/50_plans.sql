@@ -119,7 +119,9 @@ BEGIN
 	END IF;
 	SELECT p.plan INTO v_preset FROM rollout.plan_presets p WHERE p.risk = validate_plan.risk;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'unknown risk tier "%"', validate_plan.risk
+		RAISE EXCEPTION 'unknown risk tier "%"',
+			CASE WHEN octet_length(validate_plan.risk) > 100 THEN left(validate_plan.risk, 100) || '...'
+				 ELSE validate_plan.risk END
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = pg_catalog.format('Argument "risk" must be one of: %s.',
 					(SELECT pg_catalog.string_agg(p.risk, ', ' ORDER BY p.risk) FROM rollout.plan_presets p));

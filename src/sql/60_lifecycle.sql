@@ -165,6 +165,35 @@ BEGIN
 END
 $$;
 
+-- The clock of a lifecycle call: `at`, or now() when NULL (the same in every
+-- lifecycle function); infinite times are refused.
+CREATE FUNCTION rollout._lifecycle_at(p_at timestamptz) RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_at IS NULL THEN
+		RETURN pg_catalog.now();
+	END IF;
+	IF NOT pg_catalog.isfinite(p_at) THEN
+		RAISE EXCEPTION 'argument "at" must be a finite time'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('The time given was %s.', p_at);
+	END IF;
+	RETURN p_at;
+END
+$$;
+
+-- Whether a text is NULL, empty or only whitespace (Unicode spaces included:
+-- no-break, ideographic, zero-width no-break, line and paragraph separators).
+CREATE FUNCTION rollout._is_blank(p_text text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT p_text IS NULL
+		OR p_text ~ '^[\s\u0085\u00a0\u1680\u180e\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]*$'
+$$;
+
 CREATE FUNCTION rollout.start(agent text, candidate integer, plan jsonb DEFAULT NULL,
 							  risk text DEFAULT 'medium', reason text DEFAULT NULL,
 							  at timestamptz DEFAULT pg_catalog.now())
@@ -185,9 +214,9 @@ DECLARE
 	v_var jsonb;
 	r rollout.rollouts;
 BEGIN
+	at := rollout._lifecycle_at(at);
 	PERFORM rollout._require_agent(agent, true);
 	PERFORM rollout._require_arg(candidate, 'candidate');
-	PERFORM rollout._require_arg(at, 'at');
 	PERFORM 1 FROM rollout.versions v WHERE v.agent = start.agent AND v.version = candidate;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'version % of agent "%" does not exist', candidate, agent
@@ -286,6 +315,7 @@ AS $$
 DECLARE
 	r rollout.rollouts;
 BEGIN
+	at := rollout._lifecycle_at(at);
 	r := rollout._active_rollout(agent);
 	IF r.state = 'paused' THEN
 		RETURN;
@@ -305,6 +335,7 @@ AS $$
 DECLARE
 	r rollout.rollouts;
 BEGIN
+	at := rollout._lifecycle_at(at);
 	r := rollout._active_rollout(agent);
 	PERFORM rollout._require_state(r, 'paused', 'paused');
 	UPDATE rollout.rollouts SET state = coalesce(r.paused_from, 'canary'), paused_from = NULL,
@@ -325,6 +356,7 @@ DECLARE
 	r rollout.rollouts;
 	v_role text := rollout._acting_role();
 BEGIN
+	at := rollout._lifecycle_at(at);
 	r := rollout._active_rollout(agent);
 	PERFORM rollout._require_state(r, 'awaiting_approval', 'awaiting approval');
 	IF (session_user = r.started_by OR v_role = r.started_by)
@@ -401,8 +433,20 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	r rollout.rollouts;
+	v_role text := rollout._acting_role();
 BEGIN
+	at := rollout._lifecycle_at(at);
 	r := rollout._active_rollout(agent);
+	-- Out of awaiting_approval, promoting is approving: the same second
+	-- person as rollout.approve() (or a member of rollout_admin).
+	IF r.state = 'awaiting_approval'
+	   AND (session_user = r.started_by OR v_role = r.started_by)
+	   AND NOT pg_has_role(v_role, 'rollout_admin', 'USAGE') THEN
+		RAISE EXCEPTION 'role "%" started rollout % and cannot promote it out of awaiting_approval', r.started_by, r.id
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'The rollout waits for an approval, which needs a second person.',
+				  HINT = 'Ask another operator, or a member of rollout_admin, to run rollout.approve() or rollout.promote().';
+	END IF;
 	RETURN rollout._advance(r, coalesce("full", false), 'promote_manual',
 							coalesce(reason, 'manual promotion'), at);
 END
@@ -441,8 +485,8 @@ AS $$
 DECLARE
 	r rollout.rollouts;
 BEGIN
+	at := rollout._lifecycle_at(at);
 	PERFORM rollout._require_agent(agent);
-	PERFORM rollout._require_arg(at, 'at');
 	-- The active rollout, or else the latest promoted one (undo a promotion).
 	SELECT * INTO r FROM rollout.rollouts x
 		WHERE x.agent = rollback.agent AND (rollout.is_active_state(x.state) OR x.state = 'promoted')
@@ -476,9 +520,10 @@ DECLARE
 	r rollout.rollouts;
 	v_old integer;
 BEGIN
+	at := rollout._lifecycle_at(at);
 	PERFORM rollout._require_agent(agent, true);
 	PERFORM rollout._require_arg(version, 'version');
-	IF reason IS NULL OR btrim(reason) = '' THEN
+	IF rollout._is_blank(reason) THEN
 		RAISE EXCEPTION 'argument "reason" must not be empty'
 			USING ERRCODE = 'null_value_not_allowed',
 				  DETAIL = 'deploy_now bypasses the canary; the audit log needs to say why.';
@@ -516,6 +561,7 @@ DECLARE
 	r rollout.rollouts;
 	v_id bigint;
 BEGIN
+	at := rollout._lifecycle_at(at);
 	PERFORM rollout._require_agent(agent);
 	SELECT * INTO r FROM rollout.rollouts x WHERE x.agent = retry.agent ORDER BY x.id DESC LIMIT 1;
 	IF NOT FOUND OR r.state <> 'rolled_back' THEN

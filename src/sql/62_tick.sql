@@ -12,13 +12,18 @@ CREATE TABLE rollout.baselines (
 	PRIMARY KEY (agent, version, refreshed_at)
 );
 
--- Records one verdict and returns its row id.
+-- Records one verdict and returns its row id. PL/pgSQL keeps the plan; an
+-- SQL function with SET is planned at every call, six times a tick per
+-- rollout.
 CREATE FUNCTION rollout._store_verdict(r rollout.rollouts, g jsonb, v rollout.gate_verdict,
 									   p_at timestamptz, p_acted boolean)
 RETURNS bigint
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_id bigint;
+BEGIN
 	INSERT INTO rollout.gate_results (rollout_id, stage, at, gate, metric, comparison, test, verdict,
 		statistic, p_value, estimate, ci_low, ci_high, n_candidate, n_baseline,
 		value_candidate, value_baseline, threshold, window_from, window_to, action, acted, detail)
@@ -27,9 +32,13 @@ AS $$
 		v.value_candidate, v.value_baseline,
 		jsonb_build_object('margin', g->'margin', 'ratio', g->'ratio', 'alpha', g->'alpha',
 						   'min_samples', g->'min_samples', 'window', g->'window',
-						   'mode', g->'mode', 'higher_is_better', g->'higher_is_better'),
+						   'mode', g->'mode', 'higher_is_better', g->'higher_is_better',
+						   'fail_margin', g->'fail_margin', 'fail_ratio', g->'fail_ratio',
+						   'pass_alpha', g->'pass_alpha', 'prove_at_percent', g->'prove_at_percent'),
 		v.window_from, v.window_to, g->>'action', p_acted, v.detail)
-	RETURNING id;
+	RETURNING id INTO v_id;
+	RETURN v_id;
+END
 $$;
 
 -- Sets a locked rollout to a holding-type state with a reason, once.
@@ -134,8 +143,10 @@ BEGIN
 	END IF;
 	SELECT * INTO t FROM rollout.event_share_test(v_c, v_b, v_share, 1, 'two-sided');
 	IF t.p_value < v_alpha THEN
-		RETURN pg_catalog.format('sample ratio mismatch: %s candidate / %s stable outcomes at %s%% (always-valid p = %s)',
-								 v_c[cardinality(v_c)], v_b[cardinality(v_b)], r.percent, to_char(t.p_value, '9.9EEEE'));
+		-- The reason stays the same while the mismatch lasts, so the hold
+		-- is recorded once.
+		RETURN pg_catalog.format('sample ratio mismatch: the candidate''s share of outcomes is not the %s%% routed to it (always-valid test at %s)',
+								 r.percent, v_alpha);
 	END IF;
 	RETURN NULL;
 END
@@ -195,19 +206,33 @@ BEGIN
 	FOR g IN SELECT * FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) LOOP
 		v_name := g->>'name';
 		v_act := g->>'action';
-		v := rollout._evaluate_gate(r, g, p_at);
+		-- Always-valid tests directly: _evaluate_gate would only pass them on.
+		IF g->>'test' IN ('event_share', 'sequential') THEN
+			v := rollout._evaluate_gate_av(r, g, p_at);
+		ELSE
+			v := rollout._evaluate_gate(r, g, p_at);
+		END IF;
 		v_verdicts := v_verdicts || jsonb_build_object(v_name, v.verdict);
 		IF v_act = 'dry_run' THEN
 			PERFORM rollout._store_verdict(r, g, v, p_at, false);
 			CONTINUE;
 		END IF;
-		IF v.verdict <> 'pass' THEN
+		-- An alert gate tells people; it does not stop the rollout.
+		IF v.verdict <> 'pass' AND v_act <> 'alert' THEN
 			v_all_pass := false;
 			v_blocking := v_blocking || pg_catalog.format('%s %s', v_name, v.verdict);
 		END IF;
+		-- Alerts go out when a gate starts failing, not at every evaluation
+		-- while it fails (fail_streak remembers "alert:<gate>"; a new stage
+		-- starts a new streak, so a gate still failing alerts again there).
+		IF v.verdict <> 'fail' AND v_streak ? ('alert:' || v_name) THEN
+			v_streak := v_streak - ('alert:' || v_name);
+		END IF;
 		IF v.verdict = 'fail' THEN
-			IF coalesce((g->>'alert')::boolean, false) OR v_act = 'alert' THEN
+			IF (coalesce((g->>'alert')::boolean, false) OR v_act = 'alert')
+			   AND NOT v_streak ? ('alert:' || v_name) THEN
 				v_alerts := v_alerts || v_name;
+				v_streak := v_streak || jsonb_build_object('alert:' || v_name, p_at);
 			END IF;
 			CASE v_act
 				WHEN 'rollback_now' THEN
@@ -252,7 +277,8 @@ BEGIN
 
 	IF cardinality(v_alerts) > 0 THEN
 		PERFORM rollout._log_event(r.agent, r.id, 'alert', NULL,
-			jsonb_build_object('gates', to_jsonb(v_alerts)), 'gate failed', p_at);
+			jsonb_build_object('gates', to_jsonb(v_alerts)),
+			'gates started failing: ' || array_to_string(v_alerts, ', '), p_at);
 		PERFORM rollout._notify_change(r.id, r.agent, 'alert', r.state, r.stage, r.percent, p_at,
 									   'gates failed: ' || array_to_string(v_alerts, ', '));
 	END IF;
@@ -342,6 +368,28 @@ BEGIN
 END
 $$;
 
+-- The last error tick() met evaluating a rollout (NULL after a clean
+-- evaluation); rollout.status shows it.
+ALTER TABLE rollout.rollouts
+	ADD COLUMN last_error		text,
+	ADD COLUMN last_error_at	timestamptz;
+
+-- A number of seconds from a plan (e.g. evaluation_interval_seconds), or
+-- p_default when the key is missing or not a finite non-negative number:
+-- a bad value in one plan never breaks a query over every rollout.
+CREATE FUNCTION rollout._plan_seconds(p_plan jsonb, p_key text, p_default float8)
+RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN jsonb_typeof(p_plan->p_key) = 'number'
+					 AND (p_plan->>p_key)::numeric BETWEEN 0 AND 1e9
+				THEN (p_plan->>p_key)::float8 ELSE p_default END
+$$;
+GRANT EXECUTE ON FUNCTION rollout._plan_seconds(jsonb, text, float8) TO rollout_reader;
+
+-- Evaluates every active rollout once at the clock `at` (NULL: now()) and
+-- returns one row per rollout acted on, waiting, skipped or in error.
 CREATE FUNCTION rollout.tick(at timestamptz DEFAULT pg_catalog.now())
 RETURNS TABLE (rollout_id bigint, agent text, action text, detail text)
 LANGUAGE plpgsql
@@ -353,28 +401,51 @@ DECLARE
 	r rollout.rollouts;
 	res record;
 	v_interval interval;
+	v_msg text;
 BEGIN
-	PERFORM rollout._require_arg(at, 'at');
+	at := coalesce(at, pg_catalog.now());
+	IF NOT isfinite(at) THEN
+		RAISE EXCEPTION 'argument "at" must be a finite time'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	-- Ticks from the worker and from cron never overlap.
 	PERFORM pg_advisory_xact_lock(7286523461853490001);
 	PERFORM rollout.refresh_aggregates(at);
 	PERFORM rollout._flush_exposures_into_totals(at);
 
+	-- Each rollout on its own: a row locked by another transaction is
+	-- skipped (never waited for), and an error in one rollout is reported
+	-- and kept in last_error while the others go on.
 	FOR v_id IN SELECT x.id FROM rollout.rollouts x
 				WHERE rollout.is_active_state(x.state) ORDER BY x.id LOOP
 		-- Lock the row and re-read it: a concurrent promote/rollback may have won.
-		SELECT * INTO r FROM rollout.rollouts x WHERE x.id = v_id FOR UPDATE;
+		SELECT * INTO r FROM rollout.rollouts x WHERE x.id = v_id FOR UPDATE SKIP LOCKED;
+		IF NOT FOUND THEN
+			SELECT * INTO r FROM rollout.rollouts x WHERE x.id = v_id;
+			CONTINUE WHEN NOT FOUND;
+			rollout_id := r.id;
+			agent := r.agent;
+			action := 'skipped';
+			detail := 'the rollout is locked by another transaction; the next tick evaluates it';
+			RETURN NEXT;
+			CONTINUE;
+		END IF;
 		CONTINUE WHEN NOT rollout.is_active_state(r.state);
 		rollout_id := r.id;
 		agent := r.agent;
 		IF r.state IN ('paused', 'awaiting_approval') THEN
 			CONTINUE;
 		END IF;
-		v_interval := make_interval(secs => coalesce((r.plan->>'evaluation_interval_seconds')::float8, 300));
-		IF r.last_eval_at IS NOT NULL AND at < r.last_eval_at + v_interval THEN
-			CONTINUE;
-		END IF;
 		BEGIN
+			IF jsonb_typeof(r.plan->'evaluation_interval_seconds') NOT IN ('number', 'null') THEN
+				RAISE EXCEPTION 'plan of rollout % has a bad "evaluation_interval_seconds"', r.id
+					USING ERRCODE = 'invalid_parameter_value',
+						  DETAIL = 'It must be a number of seconds.';
+			END IF;
+			v_interval := make_interval(secs => coalesce((r.plan->>'evaluation_interval_seconds')::float8, 300));
+			IF r.last_eval_at IS NOT NULL AND at < r.last_eval_at + v_interval THEN
+				CONTINUE;
+			END IF;
 			IF r.state = 'shadow' THEN
 				UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
 				res := rollout._tick_shadow(r, at);
@@ -390,9 +461,16 @@ BEGIN
 			END IF;
 			action := coalesce(res.action, 'wait');
 			detail := coalesce(res.detail, 'A/B test running; end it with rollout.promote() or rollout.rollback()');
+			IF r.last_error IS NOT NULL THEN
+				UPDATE rollout.rollouts x SET last_error = NULL, last_error_at = NULL
+				WHERE x.id = r.id;
+			END IF;
 		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
 			action := 'error';
-			detail := SQLERRM;
+			detail := v_msg;
+			UPDATE rollout.rollouts x SET last_error = left(v_msg, 1000), last_error_at = at
+			WHERE x.id = r.id;
 		END;
 		RETURN NEXT;
 	END LOOP;
@@ -400,7 +478,7 @@ BEGIN
 	-- After the stable period, refresh the promoted version's baseline metrics.
 	FOR r IN SELECT * FROM rollout.rollouts x
 			 WHERE x.state = 'promoted' AND x.baseline_refreshed_at IS NULL
-			   AND x.promoted_at + make_interval(secs => coalesce((x.plan->>'stable_period_seconds')::float8, 14400)) <= at
+			   AND x.promoted_at + make_interval(secs => rollout._plan_seconds(x.plan, 'stable_period_seconds', 14400)) <= at
 			 FOR UPDATE SKIP LOCKED LOOP
 		INSERT INTO rollout.baselines (agent, version, rollout_id, refreshed_at, metrics)
 			VALUES (r.agent, r.candidate, r.id, at,

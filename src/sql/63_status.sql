@@ -12,7 +12,9 @@ SELECT DISTINCT ON (r.agent)
 	r.candidate,
 	n.n_candidate AS samples_candidate,
 	n.n_baseline AS samples_baseline,
-	(step->>'min_samples')::bigint AS samples_needed,
+	CASE WHEN jsonb_typeof(step->'min_samples') = 'number'
+			  AND (step->>'min_samples')::numeric BETWEEN 0 AND 9e18
+		 THEN (step->>'min_samples')::numeric::bigint END AS samples_needed,
 	bake.until AS bake_until,
 	CASE WHEN rollout.is_active_state(r.state) AND bake.until IS NOT NULL THEN
 		greatest(bake.until - coalesce(r.last_eval_at, r.stage_started_at), interval '0')
@@ -22,22 +24,25 @@ SELECT DISTINCT ON (r.agent)
 		WHEN r.stage = 0 OR nsteps = 0 THEN 0.0
 		ELSE round(((r.stage - 1) + least(1.0, greatest(0.0,
 				extract(epoch FROM coalesce(r.last_eval_at, r.stage_started_at) - r.stage_started_at)
-				/ nullif((step->>'bake_seconds')::numeric, 0)))) / nsteps, 3)
+				/ nullif(rollout._plan_seconds(step, 'bake_seconds', 0)::numeric, 0)))) / nsteps, 3)
 	END AS progress,
 	r.hold_reason,
 	g.verdicts AS last_gate_results,
 	CASE WHEN rollout.is_active_state(r.state) THEN
 		coalesce(r.last_eval_at, r.started_at)
-		+ make_interval(secs => coalesce((r.plan->>'evaluation_interval_seconds')::float8, 300))
+		+ make_interval(secs => rollout._plan_seconds(r.plan, 'evaluation_interval_seconds', 300))
 	END AS next_evaluation,
 	r.started_at,
 	r.stage_started_at,
-	r.ended_at
+	r.ended_at,
+	r.last_error,
+	r.last_error_at
 FROM rollout.rollouts r
 CROSS JOIN LATERAL (SELECT r.plan->'steps'->(r.stage - 1) AS step,
-						   jsonb_array_length(coalesce(r.plan->'steps', '[]')) AS nsteps) s
+						   CASE WHEN jsonb_typeof(r.plan->'steps') = 'array'
+								THEN jsonb_array_length(r.plan->'steps') ELSE 0 END AS nsteps) s
 CROSS JOIN LATERAL (SELECT r.stage_started_at
-						   + make_interval(secs => (s.step->>'bake_seconds')::float8) AS until) bake
+						   + make_interval(secs => rollout._plan_seconds(s.step, 'bake_seconds', NULL)) AS until) bake
 CROSS JOIN LATERAL (
 	SELECT coalesce(sum(a.n) FILTER (WHERE a.arm = 'candidate' AND NOT a.shadow), 0) AS n_candidate,
 		   coalesce(sum(a.n) FILTER (WHERE a.arm = 'stable' AND NOT a.shadow), 0) AS n_baseline

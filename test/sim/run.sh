@@ -7,8 +7,10 @@
 #                           below 1e-4 (seeds fixed, so runs are repeatable)
 #   run.sh BINDIR full      what make sim runs: every default preset under
 #                           every scenario, 400 A/A rollouts per preset
+#                           (about an hour on two idle cores)
 #
-# SIM_RUNS_AA / SIM_RUNS_REG override the full run's sizes; SIM_OUT names the
+# SIM_RUNS_AA (A/A at 18 000 an hour), SIM_RUNS_AA_LOW (A/A at 3 600 an
+# hour, default 200) and SIM_RUNS_REG override the full run's sizes; SIM_OUT names the
 # directory for the CSVs (default: a new one under /tmp). One throwaway
 # instance; cases run two at a time, each in its own database.
 set -euo pipefail
@@ -37,10 +39,11 @@ cases=()
 checks=()
 if [ "$MODE" = full ]; then
   AA=${SIM_RUNS_AA:-400}
+  AA_LOW=${SIM_RUNS_AA_LOW:-200}
   REG=${SIM_RUNS_REG:-200}
   for preset in low medium high; do
     cases+=("$preset aa $AA 18000 11")
-    cases+=("$preset aa $AA 3600 12")
+    cases+=("$preset aa $AA_LOW 3600 12")
     seed=20
     for sc in success error quality latency cost safety severe; do
       cases+=("$preset $sc $REG 18000 $seed")

@@ -14,9 +14,12 @@ $node->start;
 is($node->safe_psql('postgres', "SHOW shared_preload_libraries"), 'pg_rollout',
 	'library is preloaded');
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_rollout');
+# The installed version is the control file's default_version (0.2.0 now).
 is($node->safe_psql('postgres',
 		"SELECT extversion FROM pg_extension WHERE extname = 'pg_rollout'"),
-	'0.1.0', 'extension created');
+	$node->safe_psql('postgres',
+		"SELECT default_version FROM pg_available_extensions WHERE name = 'pg_rollout'"),
+	'extension created at the default version');
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_roles WHERE rolname LIKE 'rollout\\_%' AND NOT rolcanlogin"),
 	'4', 'four NOLOGIN roles exist');

@@ -8,6 +8,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use RolloutTap;
 
 my $clients = 3;
 
@@ -70,13 +71,13 @@ ok($node->poll_query_until('postgres',
 		  . " WHERE txid < (SELECT folded_below FROM rollout.outcome_watermark)"),
 	'clients recorded and the refresh loop folded while they ran');
 
-$node->kill9;
-for my $h (@handles)
-{
-	eval { $h->finish; };
-}
-
-$node->start;
+# Every old server process is gone before the restart (RolloutTap).
+kill9_and_restart($node, sub {
+	for my $h (@handles)
+	{
+		eval { $h->finish; };
+	}
+});
 
 my $total = 0;
 for my $c (1 .. $clients)

@@ -51,8 +51,10 @@ check_consistency($node, 'after the promotion');
 
 # (b) kill -9 of the postmaster while the worker is inside a tick. X is
 # ready to advance; Y is another rollout in flight. A session holds the
-# advisory lock of tick() while X is resumed, and Y's row, so the worker's
-# next tick advances X (uncommitted) and then waits for Y's row.
+# advisory lock of tick() while X is resumed, then a SHARE lock on
+# rollout.events, so the worker's next tick advances X (uncommitted) and
+# waits to write its event. (tick() skips a locked rollout row instead of
+# waiting for it, so the row lock of earlier versions no longer blocks it.)
 setup_agent($node, 'wk-x');
 setup_agent($node, 'wk-y');
 $node->safe_psql('postgres', 'BEGIN; ' . start_rollout_sql('wk-x', plan_json('2 seconds', 10, 50))
@@ -61,30 +63,16 @@ $node->safe_psql('postgres', 'BEGIN; ' . start_rollout_sql('wk-x', plan_json('2 
 my $key = tick_lock_key();
 my $holder = $node->background_psql('postgres');
 $holder->query_safe("SELECT pg_advisory_lock($key)");
-$holder->query_safe(q{BEGIN; SELECT 1 FROM rollout.rollouts WHERE agent = 'wk-y' FOR UPDATE});
 $node->safe_psql('postgres', q{SELECT rollout.resume('wk-x')});
+$holder->query_safe(q{BEGIN; LOCK TABLE rollout.events IN SHARE MODE});
 $holder->query_safe("SELECT pg_advisory_unlock($key)");
 ok( $node->poll_query_until('postgres', q{
 		SELECT wait_event_type || ' ' || wait_event FROM pg_stat_activity
-		WHERE backend_type = 'pg_rollout worker'}, 'Lock transactionid'),
-	'the worker waits for the locked row in the middle of a tick');
+		WHERE backend_type = 'pg_rollout worker'}, 'Lock relation'),
+	'the worker waits to write an event in the middle of a tick');
 is($node->safe_psql('postgres', q{SELECT stage FROM rollout.rollouts WHERE agent = 'wk-x'}),
 	'1', 'its advance of X is not committed yet');
-my @pids = split /\n/, $node->safe_psql('postgres',
-	q{SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()
-	  UNION ALL SELECT pg_catalog.split_part(pg_catalog.pg_read_file('postmaster.pid'), E'\n', 1)::int});
-$node->kill9;
-$holder->quit;
-# Every old server process must be gone before the shared memory can be reused.
-foreach my $pid (@pids)
-{
-	my $tries = 0;
-	while (kill(0, $pid) && $tries++ < 10 * $PostgreSQL::Test::Utils::timeout_default)
-	{
-		usleep(100_000);
-	}
-}
-$node->start;
+kill9_and_restart($node, sub { $holder->quit; });
 ok( $node->poll_query_until('postgres',
 		q{SELECT stage FROM rollout.rollouts WHERE agent = 'wk-x'}, '2'),
 	'after the crash the worker resumes and advances X');
