@@ -1,12 +1,14 @@
--- 90: comments on the objects of the earlier pieces, so that \d+ and \df+
--- explain every public table, view, column, function and type. Objects
--- added by later pieces carry their comments next to their definitions.
+-- 95: comments on the public objects of the other pieces, so that \d+
+-- and \df+ explain every table, view, column, function, aggregate and
+-- type (70 and 71 carry theirs next to their definitions). Last piece,
+-- so that it sees every object.
 -- Keep in step with the definitions: a comment on a dropped object fails
 -- the install.
 
 COMMENT ON TABLE rollout.agents IS 'Agents whose versions pg_rollout manages; one row per agent (rollout.create_agent).';
 COMMENT ON COLUMN rollout.agents.id IS 'Surrogate key.';
 COMMENT ON COLUMN rollout.agents.name IS 'Agent name: the first argument of route(), record() and every lifecycle function.';
+COMMENT ON COLUMN rollout.agents.service_roles IS 'Roles allowed to route and record for the agent (NULL: every member of rollout_service).';
 COMMENT ON COLUMN rollout.agents.description IS 'Free text from create_agent().';
 COMMENT ON COLUMN rollout.agents.created_at IS 'When the agent was created.';
 COMMENT ON COLUMN rollout.agents.created_by IS 'Login (session_user) that created it.';
@@ -93,6 +95,8 @@ COMMENT ON COLUMN rollout.rollouts.extensions IS 'Times the bake was extended.';
 COMMENT ON COLUMN rollout.rollouts.retry_of IS 'Rollout this one retries (rollout.retry).';
 COMMENT ON COLUMN rollout.rollouts.promoted_at IS 'When it was promoted.';
 COMMENT ON COLUMN rollout.rollouts.baseline_refreshed_at IS 'When the promoted version''s baseline metrics were refreshed after the stable period.';
+COMMENT ON COLUMN rollout.rollouts.last_error IS 'Last error tick() met evaluating this rollout (the other rollouts go on).';
+COMMENT ON COLUMN rollout.rollouts.last_error_at IS 'When that error happened.';
 
 COMMENT ON TABLE rollout.stages IS 'One row per stage a rollout went through (0 = shadow phase), with its per-arm metrics and last verdicts.';
 COMMENT ON COLUMN rollout.stages.rollout_id IS 'Rollout.';
@@ -160,6 +164,7 @@ COMMENT ON COLUMN rollout.plan_presets.plan IS 'Plan (JSON, docs/plans.md).';
 COMMENT ON COLUMN rollout.plan_presets.description IS 'What the tier is for.';
 COMMENT ON COLUMN rollout.plan_presets.updated_at IS 'Last change.';
 COMMENT ON COLUMN rollout.plan_presets.updated_by IS 'Login that changed it last.';
+COMMENT ON COLUMN rollout.plan_presets.builtin IS 'Whether the row is the release''s own tier (not dumped); an edit makes it false.';
 
 COMMENT ON TABLE rollout.outcome_settings IS 'Settings of the outcome store (one row).';
 COMMENT ON COLUMN rollout.outcome_settings.id IS 'Always true: the single row.';
@@ -192,6 +197,7 @@ COMMENT ON COLUMN rollout.outcomes.feedback IS 'User feedback, e.g. -1, 0, 1.';
 COMMENT ON COLUMN rollout.outcomes.metrics IS 'Custom numeric metrics (JSON object).';
 COMMENT ON COLUMN rollout.outcomes.shadow IS 'Whether this is a shadow run''s outcome.';
 COMMENT ON COLUMN rollout.outcomes.at IS 'When the request was served.';
+COMMENT ON COLUMN rollout.outcomes.author IS 'Login that recorded the outcome.';
 
 COMMENT ON TABLE rollout.outcome_staging IS 'Staging table for COPY: services copy outcomes in, drain_outcome_staging() moves them into rollout.outcomes.';
 COMMENT ON COLUMN rollout.outcome_staging.id IS 'Row id.';
@@ -208,6 +214,7 @@ COMMENT ON COLUMN rollout.outcome_staging.feedback IS 'User feedback, e.g. -1, 0
 COMMENT ON COLUMN rollout.outcome_staging.metrics IS 'Custom numeric metrics (JSON object).';
 COMMENT ON COLUMN rollout.outcome_staging.shadow IS 'Whether this is a shadow run''s outcome.';
 COMMENT ON COLUMN rollout.outcome_staging.at IS 'When the request was served.';
+COMMENT ON COLUMN rollout.outcome_staging.author IS 'Login that recorded the outcome.';
 
 COMMENT ON TABLE rollout.shadow_pairs IS 'Production/shadow answer pairs with their similarity, partitioned by day.';
 COMMENT ON COLUMN rollout.shadow_pairs.id IS 'Pair id.';
@@ -279,6 +286,15 @@ COMMENT ON COLUMN rollout.outcome_watermark.refreshed_upto IS 'The upto argument
 COMMENT ON COLUMN rollout.outcome_watermark.outcomes_folded IS 'Outcomes folded so far.';
 COMMENT ON COLUMN rollout.outcome_watermark.pairs_folded IS 'Shadow pairs folded so far.';
 
+COMMENT ON TABLE rollout.outcome_rejects IS 'Rows that could not be folded or drained, with the error: stored outcomes and shadow pairs outside the documented bounds (moved here by refresh_aggregates) and staged rows drain_outcome_staging() could not insert. rollout_admin deletes what has been dealt with.';
+COMMENT ON COLUMN rollout.outcome_rejects.id IS 'Row id.';
+COMMENT ON COLUMN rollout.outcome_rejects.rejected_at IS 'When it was rejected.';
+COMMENT ON COLUMN rollout.outcome_rejects.source IS 'Where it came from: outcomes, shadow_pairs or outcome_staging.';
+COMMENT ON COLUMN rollout.outcome_rejects.agent IS 'Agent, if known.';
+COMMENT ON COLUMN rollout.outcome_rejects.error IS 'Error message.';
+COMMENT ON COLUMN rollout.outcome_rejects.sqlstate IS 'SQLSTATE of the error.';
+COMMENT ON COLUMN rollout.outcome_rejects.row_data IS 'The row as it was, as JSON.';
+
 COMMENT ON TABLE rollout.exposure_totals IS 'Running totals of routing decisions per rollout and arm, moved from shared memory by every tick().';
 COMMENT ON COLUMN rollout.exposure_totals.rollout_id IS 'Rollout (0: decisions that could not be counted per rollout).';
 COMMENT ON COLUMN rollout.exposure_totals.arm IS 'Arm.';
@@ -311,6 +327,8 @@ COMMENT ON COLUMN rollout.status.next_evaluation IS 'When tick() evaluates it ne
 COMMENT ON COLUMN rollout.status.started_at IS 'Start of the rollout.';
 COMMENT ON COLUMN rollout.status.stage_started_at IS 'Start of the current stage.';
 COMMENT ON COLUMN rollout.status.ended_at IS 'End of the rollout.';
+COMMENT ON COLUMN rollout.status.last_error IS 'Last error tick() met evaluating the rollout.';
+COMMENT ON COLUMN rollout.status.last_error_at IS 'When that error happened.';
 
 COMMENT ON VIEW rollout.comparison IS 'Candidate against baseline for every rollout, per window and per stage, from the window aggregates (rollout.compare()).';
 COMMENT ON COLUMN rollout.comparison.agent IS 'Agent.';
@@ -344,9 +362,11 @@ COMMENT ON COLUMN rollout.comparison.shadow_pairs IS 'Shadow pairs.';
 COMMENT ON COLUMN rollout.comparison.shadow_similarity IS 'Mean similarity of shadow pairs.';
 COMMENT ON COLUMN rollout.comparison.shadow_agreement IS 'Share of shadow pairs whose decisions agreed.';
 
-COMMENT ON FUNCTION rollout.create_agent(text,text) IS 'Creates an agent and returns its id. Needs rollout_admin.';
+COMMENT ON FUNCTION rollout.create_agent(text,text,text[]) IS 'Creates an agent and returns its id; service_roles names the roles allowed to route and record for it. Needs rollout_admin.';
 COMMENT ON FUNCTION rollout.create_version(text,text,text,text,jsonb,jsonb,jsonb,text,text,boolean) IS 'Creates an immutable version of an agent and returns its number; identical content returns the existing number. Floating model ids are refused unless allow_floating_model.';
 COMMENT ON FUNCTION rollout.set_label(text,text,integer,text) IS 'Moves a label (e.g. production) to a version, with history and an event.';
+COMMENT ON FUNCTION rollout.set_service_roles(text,text[],text) IS 'Names the roles allowed to route and record for an agent (NULL: every member of rollout_service); the change is an event.';
+COMMENT ON FUNCTION rollout.finish_restore() IS 'Run once after restoring a dump: re-bases outcome transaction ids and the fold watermark so refresh_aggregates() neither double-counts nor skips rows; writes an event.';
 COMMENT ON FUNCTION rollout.get_version(text,text) IS 'A version of an agent by label (default production) or number.';
 COMMENT ON FUNCTION rollout.diff(text,integer,integer) IS 'The fields that differ between two versions of an agent, one row each.';
 COMMENT ON FUNCTION rollout.fingerprint(text,text,jsonb,text,jsonb,jsonb,text) IS 'Hex SHA-256 of the canonical content of a version.';
