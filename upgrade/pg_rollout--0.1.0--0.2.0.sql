@@ -2821,13 +2821,15 @@ GRANT UPDATE ON rollout.outcome_settings TO rollout_admin;
 GRANT INSERT, UPDATE, DELETE ON rollout.quality_scales TO rollout_admin;
 
 -- timeline, metrics, comments (issue 14)
--- Identical to src/sql/70_timeline.sql, src/sql/71_metrics.sql, src/sql/95_comments.sql.
+-- Identical to src/sql/91_timeline.sql, src/sql/92_metrics.sql, src/sql/95_comments.sql.
 
--- 70: rollout.timeline(): one rollout's story for analysts, one ordered row
+-- 91: rollout.timeline(): one rollout's story for analysts, one ordered row
 -- per thing that happened: every event (start, advance, hold, release,
 -- pause, approval, promotion, rollback, alerts), every change of a gate's
 -- verdict, and every stage boundary, each with the state and candidate
 -- share after it and a sentence a person reads. Reference: docs/lifecycle.md.
+-- It follows 90_roles_backup.sql, which revokes every privilege and grants
+-- its own list, so that the grants at the end of this piece stand.
 
 -- A duration as a person says it: 45 s, 25 min, 2 h 5 min, 3 d 4 h.
 CREATE FUNCTION rollout._timeline_duration(d interval) RETURNS text
@@ -2996,13 +2998,15 @@ GRANT EXECUTE ON FUNCTION rollout.timeline(text, bigint) TO rollout_reader, roll
 COMMENT ON FUNCTION rollout.timeline(text, bigint) IS
 	'The story of a rollout (or of every rollout of the agent when rollout_id is NULL): one ordered row per event, gate verdict change and stage boundary, with the state and candidate share after it and a sentence. For rollout_reader.';
 
--- 71: rollout.metrics: the rows a Prometheus exporter maps to series, one
+-- 92: rollout.metrics: the rows a Prometheus exporter maps to series, one
 -- row per sample, for the latest rollout of every agent plus a few global
 -- gauges. It reads rollout.status, the window aggregates (arm_summary),
 -- the exposure totals, the gate results and the events, never raw outcomes.
 -- contrib/prometheus/queries.yaml maps it for postgres_exporter;
 -- docs/operations.md ("Monitoring") lists the series. rollout.arm_windows()
 -- gives the per-window series of contrib/grafana/pg_rollout.json.
+-- It follows 90_roles_backup.sql, which revokes every privilege and grants
+-- its own list, so that the grants at the end of this piece stand.
 
 -- Every metric sample now. SECURITY DEFINER so that rollout_reader can read
 -- it whatever the grants of the helpers it calls (sketch merges, windows).
@@ -3191,7 +3195,7 @@ COMMENT ON FUNCTION rollout.arm_windows(bigint, timestamptz, timestamptz) IS
 
 -- 95: comments on the public objects of the other pieces, so that \d+
 -- and \df+ explain every table, view, column, function, aggregate and
--- type (70 and 71 carry theirs next to their definitions). Last piece,
+-- type (91 and 92 carry theirs next to their definitions). Last piece,
 -- so that it sees every object.
 -- Keep in step with the definitions: a comment on a dropped object fails
 -- the install.

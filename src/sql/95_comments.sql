@@ -1,6 +1,6 @@
 -- 95: comments on the public objects of the other pieces, so that \d+
 -- and \df+ explain every table, view, column, function, aggregate and
--- type (70 and 71 carry theirs next to their definitions). Last piece,
+-- type (91 and 92 carry theirs next to their definitions). Last piece,
 -- so that it sees every object.
 -- Keep in step with the definitions: a comment on a dropped object fails
 -- the install.

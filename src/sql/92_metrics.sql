@@ -1,10 +1,12 @@
--- 71: rollout.metrics: the rows a Prometheus exporter maps to series, one
+-- 92: rollout.metrics: the rows a Prometheus exporter maps to series, one
 -- row per sample, for the latest rollout of every agent plus a few global
 -- gauges. It reads rollout.status, the window aggregates (arm_summary),
 -- the exposure totals, the gate results and the events, never raw outcomes.
 -- contrib/prometheus/queries.yaml maps it for postgres_exporter;
 -- docs/operations.md ("Monitoring") lists the series. rollout.arm_windows()
 -- gives the per-window series of contrib/grafana/pg_rollout.json.
+-- It follows 90_roles_backup.sql, which revokes every privilege and grants
+-- its own list, so that the grants at the end of this piece stand.
 
 -- Every metric sample now. SECURITY DEFINER so that rollout_reader can read
 -- it whatever the grants of the helpers it calls (sketch merges, windows).

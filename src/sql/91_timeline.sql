@@ -1,8 +1,10 @@
--- 70: rollout.timeline(): one rollout's story for analysts, one ordered row
+-- 91: rollout.timeline(): one rollout's story for analysts, one ordered row
 -- per thing that happened: every event (start, advance, hold, release,
 -- pause, approval, promotion, rollback, alerts), every change of a gate's
 -- verdict, and every stage boundary, each with the state and candidate
 -- share after it and a sentence a person reads. Reference: docs/lifecycle.md.
+-- It follows 90_roles_backup.sql, which revokes every privilege and grants
+-- its own list, so that the grants at the end of this piece stand.
 
 -- A duration as a person says it: 45 s, 25 min, 2 h 5 min, 3 d 4 h.
 CREATE FUNCTION rollout._timeline_duration(d interval) RETURNS text
