@@ -107,10 +107,10 @@ SELECT rollout.start('support-bot', :v3, risk => 'low', reason => 'citations wit
                      at => '2026-03-02 08:00+00') AS rollout_good \gset
 CALL pg_temp.traffic('2026-03-02 08:00+00', 9, '{"2": 0.90, "3": 0.90}');
 \echo
-\echo 'Timeline of rollout' :rollout_good '(simulated clock):'
-SELECT to_char(at AT TIME ZONE 'UTC', 'Dy HH24:MI') AS "when", action,
-       new->>'state' AS state, (new->>'percent')::numeric || '%' AS share, reason
-  FROM rollout.events WHERE rollout_id = :rollout_good ORDER BY id;
+\echo 'Timeline of rollout' :rollout_good '(simulated clock), from rollout.timeline(agent, rollout_id):'
+\echo 'events, gate verdicts that changed and stage boundaries, in order.'
+SELECT to_char(at AT TIME ZONE 'UTC', 'Dy HH24:MI') AS "when", state, share || '%' AS share, description
+  FROM rollout.timeline('support-bot', :rollout_good);
 \echo
 \echo 'Each stage: how long it baked and what the gates said at the end:'
 SELECT stage, percent || '%' AS share, ended_at - started_at AS baked, outcome,
@@ -137,9 +137,8 @@ SELECT rollout.start('support-bot', :v4, risk => 'low', reason => 'cheaper model
 CALL pg_temp.traffic('2026-03-04 08:00+00', 2, '{"3": 0.90, "4": 0.86}', '{"4": 0.10}');
 \echo
 \echo 'Timeline of rollout' :rollout_bad ':'
-SELECT to_char(at AT TIME ZONE 'UTC', 'Dy HH24:MI') AS "when", action,
-       new->>'state' AS state, (new->>'percent')::numeric || '%' AS share, reason
-  FROM rollout.events WHERE rollout_id = :rollout_bad ORDER BY id;
+SELECT to_char(at AT TIME ZONE 'UTC', 'Dy HH24:MI') AS "when", state, share || '%' AS share, description
+  FROM rollout.timeline('support-bot', :rollout_bad);
 \echo
 \echo 'The verdict that rolled it back:'
 SELECT to_char(at AT TIME ZONE 'UTC', 'Dy HH24:MI') AS "when", gate, verdict,
@@ -152,5 +151,12 @@ SELECT version, note FROM rollout.get_version('support-bot');
 \echo
 \echo 'What an analyst sees in rollout.status:'
 SELECT agent, rollout_id, state, stage, percent, samples_candidate, samples_baseline, hold_reason FROM rollout.status;
+\echo
+\echo 'What Prometheus scrapes (rollout.metrics through contrib/prometheus/queries.yaml), a few rows:'
+SELECT metric, type, coalesce(arm, gate, state, '') AS label, round(value::numeric, 4) AS value
+  FROM rollout.metrics
+ WHERE agent = 'support-bot' AND metric IN ('state', 'candidate_percent', 'samples', 'rollbacks', 'promotions')
+   AND (metric <> 'state' OR value = 1)
+ ORDER BY metric, label;
 \echo
 \echo '== end of demo =============================================================='

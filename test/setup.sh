@@ -9,6 +9,8 @@ PKGS=(
   libjansson-dev libgsl-dev libxxhash-dev pkg-config
   libipc-run-perl perl make gcc pgbouncer
   python3-numpy python3-psycopg
+  prometheus-postgres-exporter prometheus
+  golang-go golang-github-jackc-pgx-v4-dev nodejs
 )
 
 missing=()
@@ -18,8 +20,11 @@ for p in "${PKGS[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+# npm: Debian's package, unless a node distribution already brought its own.
+if ! command -v npm >/dev/null 2>&1; then
+  if ! dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=(npm)
+  fi
 fi
 
 SUDO=()
@@ -27,9 +32,27 @@ if [ "$(id -u)" -ne 0 ]; then
   SUDO=(sudo)
 fi
 
-echo "pg_rollout setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The Debian package starts a cluster on 5432 only where a service manager
-# runs; the tests never use it, they start their own instances.
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "pg_rollout setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The Debian package starts a cluster on 5432 only where a service manager
+  # runs; the tests never use it, they start their own instances. Debian's
+  # prometheus-postgres-exporter and prometheus packages start services the
+  # same way; the tests run their own on free loopback ports.
+fi
+
+# The node example's one dependency (pg) from npm's registry, into
+# examples/node/node_modules. Without network the node example test skips
+# with a message; nothing else needs it.
+NODE_DIR="$(cd "$(dirname "$0")/.." && pwd)/examples/node"
+if [ -f "$NODE_DIR/package.json" ] && [ ! -f "$NODE_DIR/node_modules/pg/package.json" ] \
+   && command -v npm >/dev/null 2>&1; then
+  if ! (cd "$NODE_DIR" && timeout 120 npm install --no-audit --no-fund --loglevel=error \
+          >/dev/null 2>&1); then
+    echo "pg_rollout setup: npm install in examples/node failed (npm registry unreachable?);" \
+         "the node example test will be skipped"
+    rm -rf "$NODE_DIR/node_modules"
+  fi
+fi

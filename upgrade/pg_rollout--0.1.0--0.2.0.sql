@@ -2860,6 +2860,811 @@ GRANT INSERT, UPDATE, DELETE ON rollout.quality_scales TO rollout_admin;
 -- Rows that could not be folded or drained: admins clear them once handled.
 GRANT DELETE ON rollout.outcome_rejects TO rollout_admin;
 
+-- timeline, metrics, comments (issue 14)
+-- Identical to src/sql/91_timeline.sql, src/sql/92_metrics.sql, src/sql/95_comments.sql.
+
+-- 91: rollout.timeline(): one rollout's story for analysts, one ordered row
+-- per thing that happened: every event (start, advance, hold, release,
+-- pause, approval, promotion, rollback, alerts), every change of a gate's
+-- verdict, and every stage boundary, each with the state and candidate
+-- share after it and a sentence a person reads. Reference: docs/lifecycle.md.
+-- It follows 90_roles_backup.sql, which revokes every privilege and grants
+-- its own list, so that the grants at the end of this piece stand.
+
+-- A duration as a person says it: 45 s, 25 min, 2 h 5 min, 3 d 4 h.
+CREATE FUNCTION rollout._timeline_duration(d interval) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+		WHEN s < 60 THEN pg_catalog.format('%s s', s)
+		WHEN s < 3600 THEN pg_catalog.format('%s min', s / 60)
+		WHEN s < 86400 THEN pg_catalog.format('%s h', s / 3600)
+			 || CASE WHEN s % 3600 >= 60 THEN pg_catalog.format(' %s min', s % 3600 / 60) ELSE '' END
+		ELSE pg_catalog.format('%s d', s / 86400)
+			 || CASE WHEN s % 86400 >= 3600 THEN pg_catalog.format(' %s h', s % 86400 / 3600) ELSE '' END
+	END
+	FROM (SELECT floor(extract(epoch FROM d))::bigint AS s) x
+$$;
+
+-- A one-line description of a rollout event.
+CREATE FUNCTION rollout._timeline_event_text(p_action text, p_actor text, p_old jsonb,
+											 p_new jsonb, p_reason text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE p_action
+		WHEN 'start' THEN pg_catalog.format('%s started a %s rollout of version %s against version %s (risk %s) in state %s at %s%%',
+			p_actor, p_new->>'strategy', p_new->>'candidate', p_new->>'baseline',
+			coalesce(p_new->>'risk', 'custom'), p_new->>'state', pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'advance' THEN pg_catalog.format('advanced from stage %s to stage %s: candidate share %s%% -> %s%%',
+			p_old->>'stage', p_new->>'stage', pg_catalog.trim_scale((p_old->>'percent')::numeric), pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'promote_manual' THEN pg_catalog.format('%s advanced it by hand: candidate share %s%% -> %s%%',
+			p_actor, pg_catalog.trim_scale((p_old->>'percent')::numeric), pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'promote' THEN 'promoted: the candidate now serves all traffic and is labelled production'
+		WHEN 'rollback' THEN pg_catalog.format('rolled back from %s%% to the baseline; pinned sessions drain first',
+			pg_catalog.trim_scale((p_old->>'percent')::numeric))
+		WHEN 'rollback_now' THEN pg_catalog.format('rolled back at once from %s%%, without drain',
+			pg_catalog.trim_scale((p_old->>'percent')::numeric))
+		WHEN 'hold' THEN pg_catalog.format('holding at %s%%', pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'release' THEN pg_catalog.format('released from hold, back to %s at %s%%',
+			p_new->>'state', pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'freeze' THEN pg_catalog.format('frozen by a gate at %s%% (paused until someone resumes it)',
+			pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'hold_for_approval' THEN pg_catalog.format('waiting at %s%% for a person to approve',
+			pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'approve' THEN pg_catalog.format('%s approved it', p_actor)
+		WHEN 'pause' THEN pg_catalog.format('%s paused it at %s%%', p_actor, pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'resume' THEN pg_catalog.format('%s resumed it (%s at %s%%)', p_actor, p_new->>'state',
+			pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'boost' THEN pg_catalog.format('share raised from %s%% to %s%% to collect samples faster',
+			pg_catalog.trim_scale((p_old->>'percent')::numeric), pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'alert' THEN pg_catalog.format('alert: gate(s) %s failed',
+			(SELECT pg_catalog.string_agg(g, ', ') FROM pg_catalog.jsonb_array_elements_text(p_new->'gates') g))
+		WHEN 'superseded' THEN pg_catalog.format('ended by an emergency deployment (%s)', p_new->>'state')
+		WHEN 'deploy_now' THEN pg_catalog.format('%s deployed a version at once, bypassing the canary', p_actor)
+		WHEN 'baseline_refresh' THEN pg_catalog.format('stable period over: version %s is the new baseline',
+			p_new->>'version')
+		ELSE pg_catalog.format('%s by %s', p_action, p_actor)
+	END || coalesce(' -- ' || p_reason, '')
+$$;
+
+-- The story of one rollout of an agent, or of every rollout of the agent
+-- when rollout_id is NULL, in the order things happened (column rollout
+-- names the rollout of each row). kind is event,
+-- gate (a gate's verdict changed, or its first verdict) or stage (a stage
+-- began or ended); state, stage and share are those after the row.
+CREATE FUNCTION rollout.timeline(agent text, rollout_id bigint DEFAULT NULL)
+RETURNS TABLE(at timestamptz, rollout bigint, kind text, action text, state text,
+			  stage integer, share numeric, gate text, verdict text, actor text,
+			  description text, event_id bigint)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM rollout._require_arg(timeline.agent, 'agent');
+	PERFORM 1 FROM rollout.agents a WHERE a.name = timeline.agent;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'agent "%" does not exist', timeline.agent
+			USING ERRCODE = 'undefined_object',
+				  DETAIL = 'Argument "agent" must name an agent created with rollout.create_agent().';
+	END IF;
+	IF timeline.rollout_id IS NOT NULL THEN
+		PERFORM 1 FROM rollout.rollouts r
+			WHERE r.id = timeline.rollout_id AND r.agent = timeline.agent;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'rollout % of agent "%" does not exist', timeline.rollout_id, timeline.agent
+				USING ERRCODE = 'undefined_object',
+					  DETAIL = 'Argument "rollout_id" must name a rollout of that agent (see rollout.rollouts).';
+		END IF;
+	END IF;
+
+	RETURN QUERY
+	WITH ro AS (
+		SELECT r.* FROM rollout.rollouts r
+		WHERE r.agent = timeline.agent
+		  AND (timeline.rollout_id IS NULL OR r.id = timeline.rollout_id)
+	), items AS (
+		-- Events; within one instant: verdicts (1), stage end (2), event (3), stage start (4).
+		SELECT e.at, e.rollout_id, 'event'::text AS kind, e.action, e.new->>'state' AS state,
+			   (e.new->>'stage')::integer AS stage, pg_catalog.trim_scale((e.new->>'percent')::numeric) AS share,
+			   NULL::text AS gate, NULL::text AS verdict, e.actor,
+			   rollout._timeline_event_text(e.action, e.actor, e.old, e.new, e.reason) AS description,
+			   e.id AS event_id, 3 AS seq, e.id AS tiebreak
+		FROM rollout.events e JOIN ro ON ro.id = e.rollout_id
+		UNION ALL
+		-- Gate verdicts, only when they change (the first verdict counts as a change).
+		SELECT g.at, g.rollout_id, 'gate', 'verdict', NULL, g.stage, NULL, g.gate, g.verdict, NULL,
+			   pg_catalog.format('gate %s: %s%s%s%s%s',
+				   g.gate,
+				   CASE WHEN g.prev IS NULL THEN g.verdict
+						ELSE pg_catalog.format('%s (was %s)', g.verdict, g.prev) END,
+				   CASE WHEN g.value_candidate IS NOT NULL OR g.value_baseline IS NOT NULL THEN
+					   pg_catalog.format(', %s %s candidate %s vs baseline %s', g.comparison, g.metric,
+						   coalesce(round(g.value_candidate::numeric, 4)::text, '-'),
+						   coalesce(round(g.value_baseline::numeric, 4)::text, '-')) ELSE '' END,
+				   pg_catalog.format(', n %s/%s', coalesce(g.n_candidate, 0), coalesce(g.n_baseline, 0)),
+				   CASE WHEN g.p_value IS NOT NULL THEN
+					   pg_catalog.format(', p %s', CASE WHEN g.p_value >= 0.001 THEN round(g.p_value::numeric, 4)::text
+							ELSE pg_catalog.btrim(pg_catalog.to_char(g.p_value::numeric, '9.99EEEE')) END)
+				   ELSE '' END,
+				   CASE WHEN g.acted THEN pg_catalog.format(' -> %s', g.action) ELSE '' END),
+			   NULL, 1, g.id
+		FROM (SELECT gr.*, pg_catalog.lag(gr.verdict) OVER (PARTITION BY gr.rollout_id, gr.gate
+														   ORDER BY gr.at, gr.id) AS prev
+			  FROM rollout.gate_results gr JOIN ro ON ro.id = gr.rollout_id) g
+		WHERE g.prev IS DISTINCT FROM g.verdict
+		UNION ALL
+		SELECT s.started_at, s.rollout_id, 'stage', 'stage_start', NULL, s.stage, pg_catalog.trim_scale(s.percent), NULL, NULL, NULL,
+			   CASE WHEN s.stage = 0 THEN 'shadow phase began: the candidate runs beside production, its answers discarded'
+					ELSE pg_catalog.format('stage %s began: candidate share %s%%', s.stage, pg_catalog.trim_scale(s.percent)) END,
+			   NULL, 4, s.stage::bigint
+		FROM rollout.stages s JOIN ro ON ro.id = s.rollout_id
+		UNION ALL
+		SELECT s.ended_at, s.rollout_id, 'stage', 'stage_end', NULL, s.stage, NULL, NULL, NULL, NULL,
+			   pg_catalog.format('stage %s ended (%s) after %s: %s candidate and %s baseline samples',
+				   s.stage, coalesce(s.outcome, 'ended'),
+				   rollout._timeline_duration(s.ended_at - s.started_at),
+				   coalesce(s.metrics->'candidate'->>'n', '0'), coalesce(s.metrics->'stable'->>'n', '0')),
+			   NULL, 2, s.stage::bigint
+		FROM rollout.stages s JOIN ro ON ro.id = s.rollout_id
+		WHERE s.ended_at IS NOT NULL
+	), ordered AS (
+		SELECT i.*,
+			   pg_catalog.row_number() OVER (ORDER BY i.at, i.rollout_id, i.seq, i.tiebreak) AS pos,
+			   pg_catalog.count(i.state) OVER w AS state_grp,
+			   pg_catalog.count(i.stage) OVER w AS stage_grp,
+			   pg_catalog.count(i.share) OVER w AS share_grp
+		FROM items i
+		WINDOW w AS (PARTITION BY i.rollout_id ORDER BY i.at, i.seq, i.tiebreak)
+	)
+	SELECT o.at, o.rollout_id, o.kind, o.action,
+		   pg_catalog.first_value(o.state) OVER (PARTITION BY o.rollout_id, o.state_grp ORDER BY o.pos),
+		   pg_catalog.first_value(o.stage) OVER (PARTITION BY o.rollout_id, o.stage_grp ORDER BY o.pos),
+		   pg_catalog.first_value(o.share) OVER (PARTITION BY o.rollout_id, o.share_grp ORDER BY o.pos),
+		   o.gate, o.verdict, o.actor, o.description, o.event_id
+	FROM ordered o
+	ORDER BY o.pos;
+END
+$$;
+
+REVOKE ALL ON FUNCTION rollout._timeline_event_text(text, text, jsonb, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rollout._timeline_duration(interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rollout.timeline(text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rollout.timeline(text, bigint) TO rollout_reader, rollout_operator, rollout_admin;
+
+COMMENT ON FUNCTION rollout.timeline(text, bigint) IS
+	'The story of a rollout (or of every rollout of the agent when rollout_id is NULL): one ordered row per event, gate verdict change and stage boundary, with the state and candidate share after it and a sentence. For rollout_reader.';
+
+-- 92: rollout.metrics: the rows a Prometheus exporter maps to series, one
+-- row per sample, for the latest rollout of every agent plus a few global
+-- gauges. It reads rollout.status, the window aggregates (arm_summary),
+-- the exposure totals, the gate results and the events, never raw outcomes.
+-- contrib/prometheus/queries.yaml maps it for postgres_exporter;
+-- docs/operations.md ("Monitoring") lists the series. rollout.arm_windows()
+-- gives the per-window series of contrib/grafana/pg_rollout.json.
+-- It follows 90_roles_backup.sql, which revokes every privilege and grants
+-- its own list, so that the grants at the end of this piece stand.
+
+-- Every metric sample now. SECURITY DEFINER so that rollout_reader can read
+-- it whatever the grants of the helpers it calls (sketch merges, windows).
+CREATE FUNCTION rollout._metrics()
+RETURNS TABLE(metric text, type text, agent text, rollout_id bigint, arm text, gate text,
+			  state text, verdict text, quantile text, value float8, help text)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH latest AS (
+		SELECT s.agent, s.rollout_id, s.state, s.stage, s.percent, s.strategy, s.samples_needed,
+			   s.bake_left, r.stage_started_at, r.last_eval_at, r.started_at,
+			   rollout.is_active_state(s.state) AS active
+		FROM rollout.status s JOIN rollout.rollouts r ON r.id = s.rollout_id
+	), arms AS (
+		-- Per-arm aggregates of the current stage (windows tagged with it).
+		SELECT l.agent, l.rollout_id, a.arm, a.n, a.n_success, a.n_success_known, a.n_error,
+			   a.n_safety, a.n_quality, a.sum_quality, a.latency_p50, a.latency_p95, a.latency_p99
+		FROM latest l
+		CROSS JOIN LATERAL rollout.arm_summary(l.rollout_id, rollout.window_start(l.stage_started_at),
+											   'infinity', NULL, l.stage) a
+		WHERE NOT a.shadow
+	), arm_names AS (
+		-- The arms a rollout serves, so an arm without samples reads 0, not absent.
+		SELECT l.agent, l.rollout_id, x.arm
+		FROM latest l
+		CROSS JOIN LATERAL (SELECT 'stable'::text AS arm WHERE l.strategy <> 'ab_test'
+							UNION SELECT 'candidate' WHERE l.strategy <> 'ab_test'
+							UNION SELECT a.arm FROM arms a WHERE a.rollout_id = l.rollout_id
+							UNION SELECT t.arm FROM rollout.exposure_totals t
+								  WHERE t.rollout_id = l.rollout_id) x
+	), gates AS (
+		SELECT DISTINCT ON (g.rollout_id, g.gate) l.agent, g.rollout_id, g.gate, g.verdict,
+			   g.p_value, g.estimate
+		FROM latest l JOIN rollout.gate_results g ON g.rollout_id = l.rollout_id
+		ORDER BY g.rollout_id, g.gate, g.at DESC, g.id DESC
+	)
+	-- Per rollout
+	SELECT 'state', 'gauge', l.agent, l.rollout_id, NULL, NULL, st.state, NULL, NULL,
+		   (l.state = st.state)::integer::float8,
+		   'Rollout state as a labelled gauge: 1 for the current state, 0 for the others'
+	FROM latest l
+	CROSS JOIN (VALUES ('shadow'), ('canary'), ('holding'), ('awaiting_approval'), ('paused'),
+					   ('promoted'), ('rolled_back')) st(state)
+	UNION ALL
+	SELECT 'stage', 'gauge', l.agent, l.rollout_id, NULL, NULL, NULL, NULL, NULL, l.stage::float8,
+		   'Step of the plan (0 = shadow phase)'
+	FROM latest l
+	UNION ALL
+	SELECT 'candidate_percent', 'gauge', l.agent, l.rollout_id, NULL, NULL, NULL, NULL, NULL,
+		   l.percent::float8, 'Share of traffic the candidate serves now, 0 to 100'
+	FROM latest l
+	UNION ALL
+	SELECT 'samples_needed', 'gauge', l.agent, l.rollout_id, NULL, NULL, NULL, NULL, NULL,
+		   coalesce(l.samples_needed, 0)::float8, 'Samples each arm needs in this stage before it may advance'
+	FROM latest l WHERE l.active
+	UNION ALL
+	SELECT 'seconds_since_evaluation', 'gauge', l.agent, l.rollout_id, NULL, NULL, NULL, NULL, NULL,
+		   extract(epoch FROM pg_catalog.now() - coalesce(l.last_eval_at, l.started_at))::float8,
+		   'Seconds since tick() last evaluated this rollout''s gates (since its start before that)'
+	FROM latest l WHERE l.active
+	UNION ALL
+	SELECT 'bake_seconds_left', 'gauge', l.agent, l.rollout_id, NULL, NULL, NULL, NULL, NULL,
+		   extract(epoch FROM l.bake_left)::float8, 'Seconds of bake time left in this stage'
+	FROM latest l WHERE l.active AND l.bake_left IS NOT NULL
+	-- Per arm, over the current stage
+	UNION ALL
+	SELECT 'samples', 'gauge', n.agent, n.rollout_id, n.arm, NULL, NULL, NULL, NULL,
+		   coalesce(a.n, 0)::float8, 'Outcomes recorded for this arm in the current stage (aggregated)'
+	FROM arm_names n LEFT JOIN arms a ON a.rollout_id = n.rollout_id AND a.arm = n.arm
+	UNION ALL
+	SELECT 'exposures', 'counter', n.agent, n.rollout_id, n.arm, NULL, NULL, NULL, NULL,
+		   coalesce(t.exposures, 0)::float8, 'Routing decisions served to this arm (flushed by every tick)'
+	FROM arm_names n LEFT JOIN rollout.exposure_totals t ON t.rollout_id = n.rollout_id AND t.arm = n.arm
+	UNION ALL
+	SELECT m.metric, 'gauge', a.agent, a.rollout_id, a.arm, NULL, NULL, NULL, NULL, m.value, m.help
+	FROM arms a
+	CROSS JOIN LATERAL (VALUES
+		('success_rate', a.n_success::float8 / nullif(a.n_success_known, 0),
+		 'Share of outcomes with success = true among those that report success, current stage'),
+		('error_rate', a.n_error::float8 / nullif(a.n, 0), 'Share of outcomes with error = true, current stage'),
+		('safety_rate', a.n_safety::float8 / nullif(a.n, 0), 'Share of outcomes with safety_flag = true, current stage'),
+		('quality_mean', a.sum_quality / nullif(a.n_quality, 0), 'Mean quality score, current stage')) m(metric, value, help)
+	WHERE m.value IS NOT NULL
+	UNION ALL
+	SELECT 'latency_ms', 'gauge', a.agent, a.rollout_id, a.arm, NULL, NULL, NULL, q.quantile, q.value,
+		   'Latency quantile in milliseconds from the merged DDSketch of the current stage'
+	FROM arms a
+	CROSS JOIN LATERAL (VALUES ('0.5', a.latency_p50), ('0.95', a.latency_p95), ('0.99', a.latency_p99)) q(quantile, value)
+	WHERE q.value IS NOT NULL
+	-- Per gate: its latest verdict
+	UNION ALL
+	SELECT 'gate_verdict', 'gauge', g.agent, g.rollout_id, NULL, g.gate, NULL, v.verdict, NULL,
+		   (g.verdict = v.verdict)::integer::float8,
+		   'Latest verdict of the gate as a labelled gauge: 1 for the verdict, 0 for the others'
+	FROM gates g
+	CROSS JOIN (VALUES ('pass'), ('fail'), ('inconclusive'), ('error')) v(verdict)
+	UNION ALL
+	SELECT 'gate_p_value', 'gauge', g.agent, g.rollout_id, NULL, g.gate, NULL, NULL, NULL, g.p_value,
+		   'p-value of the gate''s latest verdict'
+	FROM gates g WHERE g.p_value IS NOT NULL
+	UNION ALL
+	SELECT 'gate_estimate', 'gauge', g.agent, g.rollout_id, NULL, g.gate, NULL, NULL, NULL, g.estimate,
+		   'Estimate of the gate''s latest verdict (candidate minus baseline, or their ratio)'
+	FROM gates g WHERE g.estimate IS NOT NULL
+	-- Per agent, over every rollout: counters from the audit log
+	UNION ALL
+	SELECT c.metric, 'counter', l.agent, NULL, NULL, NULL, NULL, NULL, NULL,
+		   (SELECT count(*) FROM rollout.events e
+			WHERE e.agent = l.agent AND e.rollout_id IS NOT NULL AND e.action = ANY (c.actions))::float8,
+		   c.help
+	FROM latest l
+	CROSS JOIN (VALUES
+		('holds', ARRAY['hold', 'freeze', 'hold_for_approval'], 'Times a rollout of this agent was held, frozen or sent for approval'),
+		('rollbacks', ARRAY['rollback', 'rollback_now'], 'Rollouts of this agent rolled back'),
+		('promotions', ARRAY['promote'], 'Rollouts of this agent promoted'),
+		('advances', ARRAY['advance', 'promote_manual'], 'Stages of this agent''s rollouts advanced')) c(metric, actions, help)
+	-- Global
+	UNION ALL
+	SELECT 'active_rollouts', 'gauge', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+		   (SELECT count(*) FROM latest l WHERE l.active)::float8, 'Rollouts in an active state'
+	UNION ALL
+	SELECT 'seconds_since_tick', 'gauge', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+		   coalesce(extract(epoch FROM pg_catalog.now() - w.refreshed_at)::float8, 'Infinity'::float8),
+		   'Seconds since outcomes were last folded into the aggregates, which every tick() does (+Inf: never)'
+	FROM rollout.outcome_watermark w
+$$;
+
+CREATE VIEW rollout.metrics AS
+SELECT m.metric, m.type, m.agent, m.rollout_id, m.arm, m.gate, m.state, m.verdict, m.quantile,
+	   m.value, m.help
+FROM rollout._metrics() m;
+
+REVOKE ALL ON FUNCTION rollout._metrics() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rollout._metrics() TO rollout_reader, rollout_operator, rollout_admin;
+GRANT SELECT ON rollout.metrics TO rollout_reader, rollout_operator, rollout_admin;
+
+-- Per-window, per-arm series of a rollout for dashboards (contrib/grafana):
+-- rates, mean quality and latency quantiles of every 5-minute aggregation
+-- window starting in [from_at, to_at), shadow outcomes apart. Reads the
+-- window aggregates only. SECURITY DEFINER for the sketch functions.
+CREATE FUNCTION rollout.arm_windows(rollout_id bigint, from_at timestamptz DEFAULT '-infinity',
+									to_at timestamptz DEFAULT 'infinity')
+RETURNS TABLE(window_start timestamptz, stage integer, arm text, shadow boolean, n bigint,
+			  success_rate float8, error_rate float8, safety_rate float8, quality_mean float8,
+			  latency_p50 float8, latency_p95 float8, latency_p99 float8, cost_median float8)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT w.window_start, w.stage, w.arm, w.shadow, w.n,
+		   w.n_success::float8 / nullif(w.n_success_known, 0),
+		   w.n_error::float8 / nullif(w.n, 0),
+		   w.n_safety::float8 / nullif(w.n, 0),
+		   w.sum_quality / nullif(w.n_quality, 0),
+		   rollout.ddsketch_quantile(w.latency_sketch, 0.5),
+		   rollout.ddsketch_quantile(w.latency_sketch, 0.95),
+		   rollout.ddsketch_quantile(w.latency_sketch, 0.99),
+		   rollout.ddsketch_quantile(w.cost_sketch, 0.5)
+	FROM rollout.outcome_windows w
+	WHERE w.rollout_id = arm_windows.rollout_id
+	  AND w.window_start >= from_at AND w.window_start < to_at
+	ORDER BY w.window_start, w.arm, w.shadow, w.stage
+$$;
+
+REVOKE ALL ON FUNCTION rollout.arm_windows(bigint, timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rollout.arm_windows(bigint, timestamptz, timestamptz)
+	TO rollout_reader, rollout_operator, rollout_admin;
+
+COMMENT ON VIEW rollout.metrics IS
+	'One row per Prometheus sample for the latest rollout of every agent plus global gauges; contrib/prometheus/queries.yaml maps it. Reads aggregates, never raw outcomes. For rollout_reader.';
+COMMENT ON COLUMN rollout.metrics.metric IS 'Metric name, e.g. state, candidate_percent, samples, gate_verdict, seconds_since_tick.';
+COMMENT ON COLUMN rollout.metrics.type IS 'gauge or counter.';
+COMMENT ON COLUMN rollout.metrics.agent IS 'Agent label (NULL for global metrics).';
+COMMENT ON COLUMN rollout.metrics.rollout_id IS 'Rollout label: the agent''s latest rollout (NULL for per-agent counters and global metrics).';
+COMMENT ON COLUMN rollout.metrics.arm IS 'Arm label for per-arm metrics: stable, candidate or an A/B variant.';
+COMMENT ON COLUMN rollout.metrics.gate IS 'Gate label for per-gate metrics.';
+COMMENT ON COLUMN rollout.metrics.state IS 'State label of the state metric (1 for the current state, 0 for the others).';
+COMMENT ON COLUMN rollout.metrics.verdict IS 'Verdict label of gate_verdict (1 for the latest verdict, 0 for the others).';
+COMMENT ON COLUMN rollout.metrics.quantile IS 'Quantile label of latency_ms: 0.5, 0.95 or 0.99.';
+COMMENT ON COLUMN rollout.metrics.value IS 'Sample value.';
+COMMENT ON COLUMN rollout.metrics.help IS 'What the metric means.';
+COMMENT ON FUNCTION rollout.arm_windows(bigint, timestamptz, timestamptz) IS
+	'Per-window, per-arm series of a rollout (rates, mean quality, latency and cost quantiles) from the window aggregates, for dashboards. For rollout_reader.';
+
+-- 95: comments on the public objects of the other pieces, so that \d+
+-- and \df+ explain every table, view, column, function, aggregate and
+-- type (91 and 92 carry theirs next to their definitions). Last piece,
+-- so that it sees every object.
+-- Keep in step with the definitions: a comment on a dropped object fails
+-- the install.
+
+COMMENT ON TABLE rollout.agents IS 'Agents whose versions pg_rollout manages; one row per agent (rollout.create_agent).';
+COMMENT ON COLUMN rollout.agents.id IS 'Surrogate key.';
+COMMENT ON COLUMN rollout.agents.name IS 'Agent name: the first argument of route(), record() and every lifecycle function.';
+COMMENT ON COLUMN rollout.agents.service_roles IS 'Roles allowed to route and record for the agent (NULL: every member of rollout_service).';
+COMMENT ON COLUMN rollout.agents.description IS 'Free text from create_agent().';
+COMMENT ON COLUMN rollout.agents.created_at IS 'When the agent was created.';
+COMMENT ON COLUMN rollout.agents.created_by IS 'Login (session_user) that created it.';
+
+COMMENT ON TABLE rollout.versions IS 'Immutable versions of each agent (prompt, model, tools, code); append-only, numbered 1, 2, ... per agent.';
+COMMENT ON COLUMN rollout.versions.agent IS 'Agent the version belongs to.';
+COMMENT ON COLUMN rollout.versions.version IS 'Version number within the agent (1, 2, ...).';
+COMMENT ON COLUMN rollout.versions.fingerprint IS 'Hex SHA-256 of the canonical content; identical content gets the same version back.';
+COMMENT ON COLUMN rollout.versions.system_prompt IS 'System prompt the service sends to the model.';
+COMMENT ON COLUMN rollout.versions.model IS 'Pinned model id (floating ids are refused unless allowed).';
+COMMENT ON COLUMN rollout.versions.template IS 'Optional prompt template.';
+COMMENT ON COLUMN rollout.versions.few_shot IS 'Few-shot examples (JSON array).';
+COMMENT ON COLUMN rollout.versions.tools IS 'Tool definitions (JSON array).';
+COMMENT ON COLUMN rollout.versions.params IS 'Model parameters (JSON object), e.g. temperature.';
+COMMENT ON COLUMN rollout.versions.code_ref IS 'Optional reference to the agent code (commit, image).';
+COMMENT ON COLUMN rollout.versions.note IS 'Free text from create_version().';
+COMMENT ON COLUMN rollout.versions.created_at IS 'When the version was created.';
+COMMENT ON COLUMN rollout.versions.created_by IS 'Login that created it.';
+
+COMMENT ON TABLE rollout.labels IS 'Movable labels per agent (production, staging, ...); production is what route() serves outside a rollout.';
+COMMENT ON COLUMN rollout.labels.agent IS 'Agent.';
+COMMENT ON COLUMN rollout.labels.label IS 'Label name.';
+COMMENT ON COLUMN rollout.labels.version IS 'Version the label points to.';
+COMMENT ON COLUMN rollout.labels.updated_at IS 'Last move.';
+COMMENT ON COLUMN rollout.labels.updated_by IS 'Login that moved it last.';
+
+COMMENT ON TABLE rollout.label_history IS 'Every move of a label, append-only.';
+COMMENT ON COLUMN rollout.label_history.id IS 'Surrogate key, in order of the moves.';
+COMMENT ON COLUMN rollout.label_history.agent IS 'Agent.';
+COMMENT ON COLUMN rollout.label_history.label IS 'Label moved.';
+COMMENT ON COLUMN rollout.label_history.old_version IS 'Version before (NULL: new label).';
+COMMENT ON COLUMN rollout.label_history.new_version IS 'Version after.';
+COMMENT ON COLUMN rollout.label_history.at IS 'When.';
+COMMENT ON COLUMN rollout.label_history.actor IS 'Login that moved it.';
+COMMENT ON COLUMN rollout.label_history.reason IS 'Why, as given to set_label().';
+
+COMMENT ON TABLE rollout.events IS 'Append-only audit log: one row per change the extension makes (versions, labels, rollout transitions, alerts).';
+COMMENT ON COLUMN rollout.events.id IS 'Event id; NOTIFY rollout payloads name it.';
+COMMENT ON COLUMN rollout.events.at IS 'When (the simulated clock for lifecycle functions called with at).';
+COMMENT ON COLUMN rollout.events.agent IS 'Agent concerned (NULL for global changes such as preset edits).';
+COMMENT ON COLUMN rollout.events.rollout_id IS 'Rollout concerned, if any.';
+COMMENT ON COLUMN rollout.events.action IS 'What happened: create_version, set_label, start, advance, hold, release, pause, resume, approve, promote, rollback, rollback_now, alert, ...';
+COMMENT ON COLUMN rollout.events.actor IS 'Login (session_user) that caused it.';
+COMMENT ON COLUMN rollout.events.acting_role IS 'Role the caller acted as (current_user outside SECURITY DEFINER).';
+COMMENT ON COLUMN rollout.events.old IS 'State before (JSON), e.g. {"state", "stage", "percent"}.';
+COMMENT ON COLUMN rollout.events.new IS 'State after (JSON).';
+COMMENT ON COLUMN rollout.events.reason IS 'Reason given or computed by the gates.';
+
+COMMENT ON TABLE rollout.rollouts IS 'One row per rollout of a candidate version: the state route() serves from and the lifecycle moves. At most one active rollout per agent.';
+COMMENT ON COLUMN rollout.rollouts.id IS 'Rollout id.';
+COMMENT ON COLUMN rollout.rollouts.agent IS 'Agent.';
+COMMENT ON COLUMN rollout.rollouts.baseline IS 'Stable version served outside the candidate arm (production at start).';
+COMMENT ON COLUMN rollout.rollouts.candidate IS 'Version being rolled out.';
+COMMENT ON COLUMN rollout.rollouts.strategy IS 'canary, blue_green, shadow or ab_test.';
+COMMENT ON COLUMN rollout.rollouts.state IS 'shadow, canary, holding, awaiting_approval, paused (active); promoted, rolled_back (final).';
+COMMENT ON COLUMN rollout.rollouts.stage IS 'Step of the plan, 1-based; 0 during the shadow phase.';
+COMMENT ON COLUMN rollout.rollouts.percent IS 'Candidate share now, 0 to 100 in 0.01 steps.';
+COMMENT ON COLUMN rollout.rollouts.stickiness IS 'Which route() argument is hashed into the bucket: unit, session or tenant.';
+COMMENT ON COLUMN rollout.rollouts.salt IS 'Per-rollout seed of the bucketing hash.';
+COMMENT ON COLUMN rollout.rollouts.variants IS 'A/B variants: [{"name", "version", "weight"}], weights summing to 100.';
+COMMENT ON COLUMN rollout.rollouts.shadow_percent IS 'Share of requests that also run the candidate in shadow.';
+COMMENT ON COLUMN rollout.rollouts.write_intercept IS 'Whether callers must dry-run the shadow run''s writing tools.';
+COMMENT ON COLUMN rollout.rollouts.rules IS 'Tenant and cohort rules evaluated before the percentage (JSON array).';
+COMMENT ON COLUMN rollout.rollouts.flags IS 'Capability flags with their own share (JSON array).';
+COMMENT ON COLUMN rollout.rollouts.judge_rate IS 'Share of requests marked for the LLM judge, 0 to 1.';
+COMMENT ON COLUMN rollout.rollouts.pinning IS 'Whether sessions are pinned to their version.';
+COMMENT ON COLUMN rollout.rollouts.drain IS 'How long pinned sessions keep the candidate after a rollback.';
+COMMENT ON COLUMN rollout.rollouts.drain_until IS 'End of the drain after a rollback.';
+COMMENT ON COLUMN rollout.rollouts.drain_skipped IS 'Set by a safety rollback (rollback_now): no drain.';
+COMMENT ON COLUMN rollout.rollouts.plan IS 'The validated, normalized plan this rollout follows.';
+COMMENT ON COLUMN rollout.rollouts.risk IS 'Risk tier whose preset supplied the plan (NULL for an explicit plan).';
+COMMENT ON COLUMN rollout.rollouts.started_at IS 'Start time.';
+COMMENT ON COLUMN rollout.rollouts.stage_started_at IS 'Start of the current stage.';
+COMMENT ON COLUMN rollout.rollouts.ended_at IS 'When it was promoted or rolled back.';
+COMMENT ON COLUMN rollout.rollouts.started_by IS 'Login that started it.';
+COMMENT ON COLUMN rollout.rollouts.reason IS 'Reason given to start().';
+COMMENT ON COLUMN rollout.rollouts.paused_from IS 'State to return to on resume().';
+COMMENT ON COLUMN rollout.rollouts.approved_stage IS 'Stage a person approved (hold_for_approval gates).';
+COMMENT ON COLUMN rollout.rollouts.hold_reason IS 'Why it is holding, paused by a gate or awaiting approval.';
+COMMENT ON COLUMN rollout.rollouts.fail_streak IS 'Consecutive failing windows per rollback gate (JSON).';
+COMMENT ON COLUMN rollout.rollouts.last_eval_at IS 'Last gate evaluation by tick().';
+COMMENT ON COLUMN rollout.rollouts.boosted IS 'Whether the share was raised to collect samples in this stage.';
+COMMENT ON COLUMN rollout.rollouts.extensions IS 'Times the bake was extended.';
+COMMENT ON COLUMN rollout.rollouts.retry_of IS 'Rollout this one retries (rollout.retry).';
+COMMENT ON COLUMN rollout.rollouts.promoted_at IS 'When it was promoted.';
+COMMENT ON COLUMN rollout.rollouts.baseline_refreshed_at IS 'When the promoted version''s baseline metrics were refreshed after the stable period.';
+COMMENT ON COLUMN rollout.rollouts.last_error IS 'Last error tick() met evaluating this rollout (the other rollouts go on).';
+COMMENT ON COLUMN rollout.rollouts.last_error_at IS 'When that error happened.';
+
+COMMENT ON TABLE rollout.stages IS 'One row per stage a rollout went through (0 = shadow phase), with its per-arm metrics and last verdicts.';
+COMMENT ON COLUMN rollout.stages.rollout_id IS 'Rollout.';
+COMMENT ON COLUMN rollout.stages.stage IS 'Stage number.';
+COMMENT ON COLUMN rollout.stages.percent IS 'Candidate share in the stage.';
+COMMENT ON COLUMN rollout.stages.started_at IS 'Start of the stage.';
+COMMENT ON COLUMN rollout.stages.ended_at IS 'End of the stage (NULL while current).';
+COMMENT ON COLUMN rollout.stages.outcome IS 'How it ended: advanced, promoted, rolled_back, superseded.';
+COMMENT ON COLUMN rollout.stages.metrics IS 'Per-arm metrics over the whole stage (JSON), filled when it ends.';
+COMMENT ON COLUMN rollout.stages.verdicts IS 'Last verdict of each gate in the stage (JSON).';
+
+COMMENT ON TABLE rollout.gate_results IS 'Every gate evaluation: the verdict, the statistics behind it and the thresholds used; append-only.';
+COMMENT ON COLUMN rollout.gate_results.id IS 'Evaluation id.';
+COMMENT ON COLUMN rollout.gate_results.rollout_id IS 'Rollout.';
+COMMENT ON COLUMN rollout.gate_results.stage IS 'Stage evaluated.';
+COMMENT ON COLUMN rollout.gate_results.at IS 'Evaluation time (tick clock).';
+COMMENT ON COLUMN rollout.gate_results.gate IS 'Gate name from the plan.';
+COMMENT ON COLUMN rollout.gate_results.metric IS 'Metric: success, error, safety, quality, latency_ms, cost or a custom metric.';
+COMMENT ON COLUMN rollout.gate_results.comparison IS 'rate, mean, median, p95, p99, ...';
+COMMENT ON COLUMN rollout.gate_results.test IS 'Statistical test used.';
+COMMENT ON COLUMN rollout.gate_results.verdict IS 'pass, fail, inconclusive or error.';
+COMMENT ON COLUMN rollout.gate_results.statistic IS 'Test statistic.';
+COMMENT ON COLUMN rollout.gate_results.p_value IS 'p-value (always-valid for sequential tests).';
+COMMENT ON COLUMN rollout.gate_results.estimate IS 'Estimated difference or ratio, candidate against baseline.';
+COMMENT ON COLUMN rollout.gate_results.ci_low IS 'Lower confidence bound of the estimate.';
+COMMENT ON COLUMN rollout.gate_results.ci_high IS 'Upper confidence bound of the estimate.';
+COMMENT ON COLUMN rollout.gate_results.n_candidate IS 'Candidate samples used.';
+COMMENT ON COLUMN rollout.gate_results.n_baseline IS 'Baseline samples used.';
+COMMENT ON COLUMN rollout.gate_results.value_candidate IS 'Metric value of the candidate.';
+COMMENT ON COLUMN rollout.gate_results.value_baseline IS 'Metric value of the baseline.';
+COMMENT ON COLUMN rollout.gate_results.threshold IS 'Margin, ratio, alpha, minimum samples, window and mode the gate used (JSON).';
+COMMENT ON COLUMN rollout.gate_results.window_from IS 'Start of the data window.';
+COMMENT ON COLUMN rollout.gate_results.window_to IS 'End of the data window.';
+COMMENT ON COLUMN rollout.gate_results.action IS 'Action of the gate on failure.';
+COMMENT ON COLUMN rollout.gate_results.acted IS 'Whether this verdict made the rollout act.';
+COMMENT ON COLUMN rollout.gate_results.detail IS 'One-line explanation.';
+
+COMMENT ON TABLE rollout.gate_tallies IS 'Running per-stage tallies of each gate''s counts, so a tick reads only the windows that ended since the last one.';
+COMMENT ON COLUMN rollout.gate_tallies.rollout_id IS 'Rollout.';
+COMMENT ON COLUMN rollout.gate_tallies.gate IS 'Gate name (.srm: the sample-ratio check).';
+COMMENT ON COLUMN rollout.gate_tallies.stage IS 'Stage.';
+COMMENT ON COLUMN rollout.gate_tallies.counted_to IS 'Windows starting before this are counted.';
+COMMENT ON COLUMN rollout.gate_tallies.n_candidate IS 'Candidate samples.';
+COMMENT ON COLUMN rollout.gate_tallies.n_baseline IS 'Baseline samples.';
+COMMENT ON COLUMN rollout.gate_tallies.x_candidate IS 'Candidate events: the rate''s events, or for quantile gates the samples above the fail threshold.';
+COMMENT ON COLUMN rollout.gate_tallies.x_baseline IS 'Baseline events, as x_candidate.';
+COMMENT ON COLUMN rollout.gate_tallies.y_candidate IS 'Quantile gates: candidate samples above the pass threshold.';
+COMMENT ON COLUMN rollout.gate_tallies.y_baseline IS 'Quantile gates: baseline samples above the pass threshold.';
+COMMENT ON COLUMN rollout.gate_tallies.sum_candidate IS 'Sum of the candidate''s values (mean gates).';
+COMMENT ON COLUMN rollout.gate_tallies.sum_baseline IS 'Sum of the baseline''s values.';
+COMMENT ON COLUMN rollout.gate_tallies.sumsq_candidate IS 'Sum of squares of the candidate''s values.';
+COMMENT ON COLUMN rollout.gate_tallies.sumsq_baseline IS 'Sum of squares of the baseline''s values.';
+COMMENT ON COLUMN rollout.gate_tallies.baseline_quantile IS 'Quantile gates: the baseline quantile the thresholds were last based on.';
+
+COMMENT ON TABLE rollout.baselines IS 'Baseline metrics of promoted versions, recorded when their stable period ends.';
+COMMENT ON COLUMN rollout.baselines.agent IS 'Agent.';
+COMMENT ON COLUMN rollout.baselines.version IS 'Promoted version.';
+COMMENT ON COLUMN rollout.baselines.rollout_id IS 'Rollout that promoted it.';
+COMMENT ON COLUMN rollout.baselines.refreshed_at IS 'When recorded.';
+COMMENT ON COLUMN rollout.baselines.metrics IS 'Per-arm metrics over the stable period (JSON).';
+
+COMMENT ON TABLE rollout.plan_presets IS 'Risk-tier presets: the plan rollout.start() follows when given none. Editable by rollout_admin; every change is validated and logged.';
+COMMENT ON COLUMN rollout.plan_presets.risk IS 'Risk tier: low, medium, high, critical or your own.';
+COMMENT ON COLUMN rollout.plan_presets.plan IS 'Plan (JSON, docs/plans.md).';
+COMMENT ON COLUMN rollout.plan_presets.description IS 'What the tier is for.';
+COMMENT ON COLUMN rollout.plan_presets.updated_at IS 'Last change.';
+COMMENT ON COLUMN rollout.plan_presets.updated_by IS 'Login that changed it last.';
+COMMENT ON COLUMN rollout.plan_presets.builtin IS 'Whether the row is the release''s own tier (not dumped); an edit makes it false.';
+
+COMMENT ON TABLE rollout.outcome_settings IS 'Settings of the outcome store (one row).';
+COMMENT ON COLUMN rollout.outcome_settings.id IS 'Always true: the single row.';
+COMMENT ON COLUMN rollout.outcome_settings.retention IS 'Raw outcomes and shadow pairs older than this are dropped.';
+COMMENT ON COLUMN rollout.outcome_settings.aggregate_retention IS 'Window aggregates older than this are deleted.';
+COMMENT ON COLUMN rollout.outcome_settings.premake_days IS 'Daily partitions created ahead by maintain_outcomes().';
+
+COMMENT ON TABLE rollout.quality_scales IS 'Per-agent quality scale; agents without a row use [0, 1].';
+COMMENT ON COLUMN rollout.quality_scales.agent IS 'Agent.';
+COMMENT ON COLUMN rollout.quality_scales.min IS 'Lowest quality score.';
+COMMENT ON COLUMN rollout.quality_scales.max IS 'Highest quality score.';
+
+COMMENT ON TABLE rollout.outcomes IS 'Raw outcomes, one per recorded request, partitioned by day; folded into rollout.outcome_windows by refresh_aggregates().';
+COMMENT ON COLUMN rollout.outcomes.id IS 'Outcome id.';
+COMMENT ON COLUMN rollout.outcomes.txid IS 'Top-level transaction id of the writer; refresh folds by it.';
+COMMENT ON COLUMN rollout.outcomes.rollout_id IS 'Rollout the outcome counts for (NULL: none).';
+COMMENT ON COLUMN rollout.outcomes.stage IS 'Stage of that rollout when recorded.';
+COMMENT ON COLUMN rollout.outcomes.arm IS 'Arm: stable, candidate or an A/B variant (NULL: the version is in no arm).';
+COMMENT ON COLUMN rollout.outcomes.in_arm IS 'Whether the version is in an arm of the rollout (only those are aggregated).';
+COMMENT ON COLUMN rollout.outcomes.agent IS 'Agent.';
+COMMENT ON COLUMN rollout.outcomes.version IS 'Version that served the request.';
+COMMENT ON COLUMN rollout.outcomes.unit IS 'Unit (user, account) the outcome is about.';
+COMMENT ON COLUMN rollout.outcomes.success IS 'Whether the task succeeded (NULL: unknown).';
+COMMENT ON COLUMN rollout.outcomes.quality IS 'Quality score, e.g. from an LLM judge.';
+COMMENT ON COLUMN rollout.outcomes.latency_ms IS 'Latency in milliseconds.';
+COMMENT ON COLUMN rollout.outcomes.cost IS 'Cost of the request.';
+COMMENT ON COLUMN rollout.outcomes.error IS 'Whether the request failed with an error.';
+COMMENT ON COLUMN rollout.outcomes.safety_flag IS 'Whether a safety check flagged the answer.';
+COMMENT ON COLUMN rollout.outcomes.feedback IS 'User feedback, e.g. -1, 0, 1.';
+COMMENT ON COLUMN rollout.outcomes.metrics IS 'Custom numeric metrics (JSON object).';
+COMMENT ON COLUMN rollout.outcomes.shadow IS 'Whether this is a shadow run''s outcome.';
+COMMENT ON COLUMN rollout.outcomes.at IS 'When the request was served.';
+COMMENT ON COLUMN rollout.outcomes.author IS 'Login that recorded the outcome.';
+
+COMMENT ON TABLE rollout.outcome_staging IS 'Staging table for COPY: services copy outcomes in, drain_outcome_staging() moves them into rollout.outcomes.';
+COMMENT ON COLUMN rollout.outcome_staging.id IS 'Row id.';
+COMMENT ON COLUMN rollout.outcome_staging.agent IS 'Agent.';
+COMMENT ON COLUMN rollout.outcome_staging.version IS 'Version that served the request.';
+COMMENT ON COLUMN rollout.outcome_staging.unit IS 'Unit (user, account) the outcome is about.';
+COMMENT ON COLUMN rollout.outcome_staging.success IS 'Whether the task succeeded (NULL: unknown).';
+COMMENT ON COLUMN rollout.outcome_staging.quality IS 'Quality score, e.g. from an LLM judge.';
+COMMENT ON COLUMN rollout.outcome_staging.latency_ms IS 'Latency in milliseconds.';
+COMMENT ON COLUMN rollout.outcome_staging.cost IS 'Cost of the request.';
+COMMENT ON COLUMN rollout.outcome_staging.error IS 'Whether the request failed with an error.';
+COMMENT ON COLUMN rollout.outcome_staging.safety_flag IS 'Whether a safety check flagged the answer.';
+COMMENT ON COLUMN rollout.outcome_staging.feedback IS 'User feedback, e.g. -1, 0, 1.';
+COMMENT ON COLUMN rollout.outcome_staging.metrics IS 'Custom numeric metrics (JSON object).';
+COMMENT ON COLUMN rollout.outcome_staging.shadow IS 'Whether this is a shadow run''s outcome.';
+COMMENT ON COLUMN rollout.outcome_staging.at IS 'When the request was served.';
+COMMENT ON COLUMN rollout.outcome_staging.author IS 'Login that recorded the outcome.';
+
+COMMENT ON TABLE rollout.shadow_pairs IS 'Production/shadow answer pairs with their similarity, partitioned by day.';
+COMMENT ON COLUMN rollout.shadow_pairs.id IS 'Pair id.';
+COMMENT ON COLUMN rollout.shadow_pairs.txid IS 'Top-level transaction id of the writer.';
+COMMENT ON COLUMN rollout.shadow_pairs.at IS 'When.';
+COMMENT ON COLUMN rollout.shadow_pairs.agent IS 'Agent.';
+COMMENT ON COLUMN rollout.shadow_pairs.rollout_id IS 'Rollout.';
+COMMENT ON COLUMN rollout.shadow_pairs.stage IS 'Stage.';
+COMMENT ON COLUMN rollout.shadow_pairs.production_version IS 'Version that answered the user.';
+COMMENT ON COLUMN rollout.shadow_pairs.shadow_version IS 'Version run in shadow.';
+COMMENT ON COLUMN rollout.shadow_pairs.unit IS 'Unit.';
+COMMENT ON COLUMN rollout.shadow_pairs.similarity IS 'Similarity of the two answers, -1 to 1.';
+COMMENT ON COLUMN rollout.shadow_pairs.decisions_agree IS 'Whether the tool calls or decisions agreed.';
+COMMENT ON COLUMN rollout.shadow_pairs.production_latency_ms IS 'Latency of the production answer.';
+COMMENT ON COLUMN rollout.shadow_pairs.shadow_latency_ms IS 'Latency of the shadow answer.';
+COMMENT ON COLUMN rollout.shadow_pairs.production_cost IS 'Cost of the production answer.';
+COMMENT ON COLUMN rollout.shadow_pairs.shadow_cost IS 'Cost of the shadow answer.';
+
+COMMENT ON TABLE rollout.outcome_windows IS 'Window aggregates: one row per rollout, 5-minute window, arm, shadow flag and stage. Gates and dashboards read these, not raw outcomes.';
+COMMENT ON COLUMN rollout.outcome_windows.rollout_id IS 'Rollout.';
+COMMENT ON COLUMN rollout.outcome_windows.window_start IS 'Start of the 5-minute window (rollout.window_start()).';
+COMMENT ON COLUMN rollout.outcome_windows.arm IS 'Arm.';
+COMMENT ON COLUMN rollout.outcome_windows.shadow IS 'Shadow outcomes.';
+COMMENT ON COLUMN rollout.outcome_windows.stage IS 'Stage.';
+COMMENT ON COLUMN rollout.outcome_windows.n IS 'Outcomes.';
+COMMENT ON COLUMN rollout.outcome_windows.n_success IS 'Outcomes with success = true.';
+COMMENT ON COLUMN rollout.outcome_windows.n_success_known IS 'Outcomes with success not NULL.';
+COMMENT ON COLUMN rollout.outcome_windows.n_error IS 'Outcomes with error = true.';
+COMMENT ON COLUMN rollout.outcome_windows.n_safety IS 'Outcomes with safety_flag = true.';
+COMMENT ON COLUMN rollout.outcome_windows.n_feedback IS 'Outcomes with feedback.';
+COMMENT ON COLUMN rollout.outcome_windows.sum_feedback IS 'Sum of feedback.';
+COMMENT ON COLUMN rollout.outcome_windows.n_quality IS 'Outcomes with a quality score.';
+COMMENT ON COLUMN rollout.outcome_windows.sum_quality IS 'Sum of quality.';
+COMMENT ON COLUMN rollout.outcome_windows.sumsq_quality IS 'Sum of squared quality.';
+COMMENT ON COLUMN rollout.outcome_windows.n_latency IS 'Outcomes with a latency.';
+COMMENT ON COLUMN rollout.outcome_windows.sum_latency IS 'Sum of latency_ms.';
+COMMENT ON COLUMN rollout.outcome_windows.sumsq_latency IS 'Sum of squared latency_ms.';
+COMMENT ON COLUMN rollout.outcome_windows.n_cost IS 'Outcomes with a cost.';
+COMMENT ON COLUMN rollout.outcome_windows.sum_cost IS 'Sum of cost.';
+COMMENT ON COLUMN rollout.outcome_windows.sumsq_cost IS 'Sum of squared cost.';
+COMMENT ON COLUMN rollout.outcome_windows.latency_sketch IS 'DDSketch of latency_ms (mergeable).';
+COMMENT ON COLUMN rollout.outcome_windows.cost_sketch IS 'DDSketch of cost.';
+COMMENT ON COLUMN rollout.outcome_windows.metrics IS 'Custom metrics: {"name": {"n", "sum", "sumsq"}}.';
+
+COMMENT ON TABLE rollout.shadow_windows IS 'Window aggregates of shadow pairs: one row per rollout, 5-minute window and stage.';
+COMMENT ON COLUMN rollout.shadow_windows.rollout_id IS 'Rollout.';
+COMMENT ON COLUMN rollout.shadow_windows.window_start IS 'Start of the window.';
+COMMENT ON COLUMN rollout.shadow_windows.stage IS 'Stage.';
+COMMENT ON COLUMN rollout.shadow_windows.n IS 'Pairs.';
+COMMENT ON COLUMN rollout.shadow_windows.n_similarity IS 'Pairs with a similarity.';
+COMMENT ON COLUMN rollout.shadow_windows.sum_similarity IS 'Sum of similarity.';
+COMMENT ON COLUMN rollout.shadow_windows.sumsq_similarity IS 'Sum of squared similarity.';
+COMMENT ON COLUMN rollout.shadow_windows.n_agree_known IS 'Pairs with decisions_agree known.';
+COMMENT ON COLUMN rollout.shadow_windows.n_agree IS 'Pairs whose decisions agreed.';
+COMMENT ON COLUMN rollout.shadow_windows.n_production_latency IS 'Pairs with a production latency.';
+COMMENT ON COLUMN rollout.shadow_windows.sum_production_latency IS 'Sum of production latency.';
+COMMENT ON COLUMN rollout.shadow_windows.n_shadow_latency IS 'Pairs with a shadow latency.';
+COMMENT ON COLUMN rollout.shadow_windows.sum_shadow_latency IS 'Sum of shadow latency.';
+COMMENT ON COLUMN rollout.shadow_windows.n_production_cost IS 'Pairs with a production cost.';
+COMMENT ON COLUMN rollout.shadow_windows.sum_production_cost IS 'Sum of production cost.';
+COMMENT ON COLUMN rollout.shadow_windows.n_shadow_cost IS 'Pairs with a shadow cost.';
+COMMENT ON COLUMN rollout.shadow_windows.sum_shadow_cost IS 'Sum of shadow cost.';
+
+COMMENT ON TABLE rollout.outcome_watermark IS 'Where folding of outcomes into the aggregates stands (one row).';
+COMMENT ON COLUMN rollout.outcome_watermark.id IS 'Always true: the single row.';
+COMMENT ON COLUMN rollout.outcome_watermark.folded_below IS 'Every outcome with a txid below this is in the aggregates, none at or above it.';
+COMMENT ON COLUMN rollout.outcome_watermark.refreshed_at IS 'Wall-clock time of the last refresh (every tick refreshes).';
+COMMENT ON COLUMN rollout.outcome_watermark.refreshed_upto IS 'The upto argument of the last refresh.';
+COMMENT ON COLUMN rollout.outcome_watermark.outcomes_folded IS 'Outcomes folded so far.';
+COMMENT ON COLUMN rollout.outcome_watermark.pairs_folded IS 'Shadow pairs folded so far.';
+
+COMMENT ON TABLE rollout.outcome_rejects IS 'Rows that could not be folded or drained, with the error: stored outcomes and shadow pairs outside the documented bounds (moved here by refresh_aggregates) and staged rows drain_outcome_staging() could not insert. rollout_admin deletes what has been dealt with.';
+COMMENT ON COLUMN rollout.outcome_rejects.id IS 'Row id.';
+COMMENT ON COLUMN rollout.outcome_rejects.rejected_at IS 'When it was rejected.';
+COMMENT ON COLUMN rollout.outcome_rejects.source IS 'Where it came from: outcomes, shadow_pairs or outcome_staging.';
+COMMENT ON COLUMN rollout.outcome_rejects.agent IS 'Agent, if known.';
+COMMENT ON COLUMN rollout.outcome_rejects.error IS 'Error message.';
+COMMENT ON COLUMN rollout.outcome_rejects.sqlstate IS 'SQLSTATE of the error.';
+COMMENT ON COLUMN rollout.outcome_rejects.row_data IS 'The row as it was, as JSON.';
+
+COMMENT ON TABLE rollout.exposure_totals IS 'Running totals of routing decisions per rollout and arm, moved from shared memory by every tick().';
+COMMENT ON COLUMN rollout.exposure_totals.rollout_id IS 'Rollout (0: decisions that could not be counted per rollout).';
+COMMENT ON COLUMN rollout.exposure_totals.arm IS 'Arm.';
+COMMENT ON COLUMN rollout.exposure_totals.exposures IS 'Decisions served.';
+COMMENT ON COLUMN rollout.exposure_totals.updated_at IS 'Last tick that added to it.';
+
+COMMENT ON VIEW rollout.exposures IS 'Routing decisions per rollout and arm counted in this server''s shared memory since the last flush.';
+COMMENT ON COLUMN rollout.exposures.rollout_id IS 'Rollout.';
+COMMENT ON COLUMN rollout.exposures.arm IS 'Arm.';
+COMMENT ON COLUMN rollout.exposures.exposures IS 'Decisions since the last flush.';
+
+COMMENT ON VIEW rollout.status IS 'One row per agent about its latest rollout (final ones too): state, share, samples, bake, progress and the last gate results.';
+COMMENT ON COLUMN rollout.status.agent IS 'Agent.';
+COMMENT ON COLUMN rollout.status.rollout_id IS 'Latest rollout.';
+COMMENT ON COLUMN rollout.status.state IS 'State.';
+COMMENT ON COLUMN rollout.status.stage IS 'Stage.';
+COMMENT ON COLUMN rollout.status.percent IS 'Candidate share now, 0 to 100.';
+COMMENT ON COLUMN rollout.status.strategy IS 'Strategy.';
+COMMENT ON COLUMN rollout.status.baseline IS 'Baseline version.';
+COMMENT ON COLUMN rollout.status.candidate IS 'Candidate version.';
+COMMENT ON COLUMN rollout.status.samples_candidate IS 'Candidate outcomes in the current stage.';
+COMMENT ON COLUMN rollout.status.samples_baseline IS 'Baseline outcomes in the current stage.';
+COMMENT ON COLUMN rollout.status.samples_needed IS 'Samples each arm needs in this stage.';
+COMMENT ON COLUMN rollout.status.bake_until IS 'End of the stage''s bake time.';
+COMMENT ON COLUMN rollout.status.bake_left IS 'Bake time left (active rollouts).';
+COMMENT ON COLUMN rollout.status.progress IS 'Progress through the plan, 0 to 1.';
+COMMENT ON COLUMN rollout.status.hold_reason IS 'Why it holds, if it does.';
+COMMENT ON COLUMN rollout.status.last_gate_results IS 'Latest verdict of every gate (JSON).';
+COMMENT ON COLUMN rollout.status.next_evaluation IS 'When tick() evaluates it next.';
+COMMENT ON COLUMN rollout.status.started_at IS 'Start of the rollout.';
+COMMENT ON COLUMN rollout.status.stage_started_at IS 'Start of the current stage.';
+COMMENT ON COLUMN rollout.status.ended_at IS 'End of the rollout.';
+COMMENT ON COLUMN rollout.status.last_error IS 'Last error tick() met evaluating the rollout.';
+COMMENT ON COLUMN rollout.status.last_error_at IS 'When that error happened.';
+
+COMMENT ON VIEW rollout.comparison IS 'Candidate against baseline for every rollout, per window and per stage, from the window aggregates (rollout.compare()).';
+COMMENT ON COLUMN rollout.comparison.agent IS 'Agent.';
+COMMENT ON COLUMN rollout.comparison.rollout_id IS 'Rollout.';
+COMMENT ON COLUMN rollout.comparison.stage IS 'Stage.';
+COMMENT ON COLUMN rollout.comparison.scope IS 'window: one 5-minute window; stage: the whole stage.';
+COMMENT ON COLUMN rollout.comparison.window_start IS 'Start.';
+COMMENT ON COLUMN rollout.comparison.window_end IS 'End.';
+COMMENT ON COLUMN rollout.comparison.baseline_n IS 'Baseline outcomes.';
+COMMENT ON COLUMN rollout.comparison.candidate_n IS 'Candidate outcomes.';
+COMMENT ON COLUMN rollout.comparison.candidate_shadow_n IS 'Candidate shadow outcomes.';
+COMMENT ON COLUMN rollout.comparison.baseline_success_rate IS 'Baseline success rate.';
+COMMENT ON COLUMN rollout.comparison.candidate_success_rate IS 'Candidate success rate.';
+COMMENT ON COLUMN rollout.comparison.baseline_mean_quality IS 'Baseline mean quality.';
+COMMENT ON COLUMN rollout.comparison.candidate_mean_quality IS 'Candidate mean quality.';
+COMMENT ON COLUMN rollout.comparison.baseline_error_rate IS 'Baseline error rate.';
+COMMENT ON COLUMN rollout.comparison.candidate_error_rate IS 'Candidate error rate.';
+COMMENT ON COLUMN rollout.comparison.baseline_safety_rate IS 'Baseline safety-flag rate.';
+COMMENT ON COLUMN rollout.comparison.candidate_safety_rate IS 'Candidate safety-flag rate.';
+COMMENT ON COLUMN rollout.comparison.baseline_mean_cost IS 'Baseline mean cost.';
+COMMENT ON COLUMN rollout.comparison.candidate_mean_cost IS 'Candidate mean cost.';
+COMMENT ON COLUMN rollout.comparison.baseline_median_cost IS 'Baseline median cost.';
+COMMENT ON COLUMN rollout.comparison.candidate_median_cost IS 'Candidate median cost.';
+COMMENT ON COLUMN rollout.comparison.baseline_p50_ms IS 'Baseline median latency.';
+COMMENT ON COLUMN rollout.comparison.candidate_p50_ms IS 'Candidate median latency.';
+COMMENT ON COLUMN rollout.comparison.baseline_p95_ms IS 'Baseline p95 latency.';
+COMMENT ON COLUMN rollout.comparison.candidate_p95_ms IS 'Candidate p95 latency.';
+COMMENT ON COLUMN rollout.comparison.baseline_p99_ms IS 'Baseline p99 latency.';
+COMMENT ON COLUMN rollout.comparison.candidate_p99_ms IS 'Candidate p99 latency.';
+COMMENT ON COLUMN rollout.comparison.shadow_pairs IS 'Shadow pairs.';
+COMMENT ON COLUMN rollout.comparison.shadow_similarity IS 'Mean similarity of shadow pairs.';
+COMMENT ON COLUMN rollout.comparison.shadow_agreement IS 'Share of shadow pairs whose decisions agreed.';
+
+COMMENT ON FUNCTION rollout.create_agent(text,text,text[]) IS 'Creates an agent and returns its id; service_roles names the roles allowed to route and record for it. Needs rollout_admin.';
+COMMENT ON FUNCTION rollout.create_version(text,text,text,text,jsonb,jsonb,jsonb,text,text,boolean) IS 'Creates an immutable version of an agent and returns its number; identical content returns the existing number. Floating model ids are refused unless allow_floating_model.';
+COMMENT ON FUNCTION rollout.set_label(text,text,integer,text) IS 'Moves a label (e.g. production) to a version, with history and an event.';
+COMMENT ON FUNCTION rollout.set_service_roles(text,text[],text) IS 'Names the roles allowed to route and record for an agent (NULL: every member of rollout_service); the change is an event.';
+COMMENT ON FUNCTION rollout.finish_restore() IS 'Run once after restoring a dump: re-bases outcome transaction ids and the fold watermark so refresh_aggregates() neither double-counts nor skips rows; writes an event.';
+COMMENT ON FUNCTION rollout.get_version(text,text) IS 'A version of an agent by label (default production) or number.';
+COMMENT ON FUNCTION rollout.diff(text,integer,integer) IS 'The fields that differ between two versions of an agent, one row each.';
+COMMENT ON FUNCTION rollout.fingerprint(text,text,jsonb,text,jsonb,jsonb,text) IS 'Hex SHA-256 of the canonical content of a version.';
+COMMENT ON FUNCTION rollout.canonical_json(jsonb) IS 'Canonical text of a JSON value (sorted keys, no spaces), as the fingerprint hashes it.';
+COMMENT ON FUNCTION rollout.model_is_pinned(text) IS 'Whether a model id names a pinned snapshot (not a floating alias such as -latest).';
+COMMENT ON FUNCTION rollout.route(text,text,text,text,text,jsonb,text) IS 'The routing decision for one request: version and content to serve, arm, shadow version, judge sample, pin and reason. Reads no table (per-backend cache); runs on standbys and behind pgbouncer.';
+COMMENT ON FUNCTION rollout.bucket(text,bigint) IS 'The bucket of a key under a salt: XXH3_64 with seed mod 10000, for clients and tests.';
+COMMENT ON FUNCTION rollout.exposure_counts() IS 'Routing decisions per rollout and arm counted in shared memory since the last flush.';
+COMMENT ON FUNCTION rollout.flush_exposures() IS 'Returns the shared-memory exposure counters and resets them in one step (tick() does this).';
+COMMENT ON FUNCTION rollout.rotate_pin_secret(text) IS 'Replaces the pin secret: every pin issued so far stops verifying.';
+COMMENT ON FUNCTION rollout.proportion_test(bigint,bigint,bigint,bigint,double precision,text,text) IS 'Two-proportion test, H0: p1 - p2 = margin (sample 1 the candidate); statsmodels test_proportions_2indep.';
+COMMENT ON FUNCTION rollout.mann_whitney(double precision[],double precision[],text,boolean,text) IS 'Mann-Whitney U test of x against y; scipy.stats.mannwhitneyu.';
+COMMENT ON AGGREGATE rollout.mann_whitney_agg(double precision,boolean) IS 'Mann-Whitney U test over rows: value and whether the row is the candidate.';
+COMMENT ON AGGREGATE rollout.mann_whitney_agg(double precision,boolean,text,boolean,text) IS 'Mann-Whitney U test over rows, with alternative, continuity correction and method.';
+COMMENT ON FUNCTION rollout.welch_test(double precision,double precision,bigint,double precision,double precision,bigint,double precision,text) IS 'Welch t-test from summary statistics, H0: mean1 - mean2 = margin; scipy.stats.ttest_ind_from_stats.';
+COMMENT ON FUNCTION rollout.srm_test(bigint[],double precision[]) IS 'Sample-ratio mismatch: chi-square of observed counts against weights; scipy.stats.chisquare.';
+COMMENT ON FUNCTION rollout.sample_size_proportions(double precision,double precision,double precision,double precision,double precision,text) IS 'Candidate-arm sample size to tell two proportions apart; statsmodels samplesize_proportions_2indep_onetail.';
+COMMENT ON FUNCTION rollout.sequential_test(double precision,double precision,bigint,double precision,text,double precision,double precision) IS 'Always-valid p-value and confidence sequence (mixture SPRT), safe to look at every evaluation.';
+COMMENT ON FUNCTION rollout.event_share_test(bigint[],bigint[],double precision[],double precision,text) IS 'Always-valid exact test of the candidate-to-baseline event-rate ratio from each arm''s share of the events, per segment of constant traffic share.';
+COMMENT ON FUNCTION rollout.ddsketch_in(cstring) IS 'Input function of the ddsketch type.';
+COMMENT ON FUNCTION rollout.ddsketch_out(rollout.ddsketch) IS 'Output function of the ddsketch type.';
+COMMENT ON AGGREGATE rollout.ddsketch_agg(double precision) IS 'DDSketch of the values (relative accuracy 1%).';
+COMMENT ON AGGREGATE rollout.ddsketch_agg(double precision,double precision) IS 'DDSketch of the values with the given relative accuracy.';
+COMMENT ON AGGREGATE rollout.ddsketch_merge(rollout.ddsketch) IS 'Merges sketches into one.';
+COMMENT ON FUNCTION rollout.ddsketch_combine(rollout.ddsketch,rollout.ddsketch) IS 'Merges two sketches.';
+COMMENT ON FUNCTION rollout.ddsketch_quantile(rollout.ddsketch,double precision) IS 'Quantile q of a sketch.';
+COMMENT ON FUNCTION rollout.ddsketch_quantiles(rollout.ddsketch,double precision[]) IS 'Quantiles of a sketch.';
+COMMENT ON FUNCTION rollout.ddsketch_count(rollout.ddsketch) IS 'Number of values in a sketch.';
+COMMENT ON FUNCTION rollout.ddsketch_count_above(rollout.ddsketch,double precision) IS 'Number of values of a sketch above a threshold (quantile gates).';
+COMMENT ON FUNCTION rollout.metric_stats_merge(jsonb,jsonb) IS 'Adds two custom-metric summaries {"name": {"n", "sum", "sumsq"}}.';
+COMMENT ON AGGREGATE rollout.metric_stats_agg(jsonb) IS 'Adds custom-metric summaries over rows.';
+COMMENT ON FUNCTION rollout.cosine_similarity(real[],real[]) IS 'Cosine similarity of two embeddings.';
+COMMENT ON FUNCTION rollout.window_start(timestamp with time zone) IS 'Start of the 5-minute aggregation window containing a time.';
+COMMENT ON FUNCTION rollout.record(text,integer,text,boolean,double precision,double precision,double precision,boolean,boolean,smallint,jsonb,boolean,timestamp with time zone) IS 'Records the outcome of one request; the rollout and arm come from the version and the time. For rollout_service.';
+COMMENT ON FUNCTION rollout.record_batch(text,integer[],text[],boolean[],double precision[],double precision[],double precision[],boolean[],boolean[],smallint[],jsonb[],boolean[],timestamp with time zone[]) IS 'Records many outcomes of one agent from parallel arrays, in one statement.';
+COMMENT ON FUNCTION rollout.record_shadow_pair(text,integer,integer,text,double precision,real[],real[],boolean,double precision,double precision,double precision,double precision,timestamp with time zone) IS 'Records a production/shadow answer pair with its similarity (given, or the cosine of the embeddings).';
+COMMENT ON FUNCTION rollout.drain_outcome_staging() IS 'Moves the rows of rollout.outcome_staging into rollout.outcomes; returns how many.';
+COMMENT ON FUNCTION rollout.outcome_context(text,integer,timestamp with time zone) IS 'The rollout, stage and arm an outcome of (agent, version) at a time would count for.';
+COMMENT ON FUNCTION rollout.refresh_aggregates(timestamp with time zone) IS 'Folds committed outcomes and shadow pairs into the window aggregates; tick() calls it.';
+COMMENT ON FUNCTION rollout.maintain_outcomes(timestamp with time zone) IS 'Creates upcoming day partitions and drops those past the retention; run it daily.';
+COMMENT ON FUNCTION rollout.arm_summary(bigint,timestamp with time zone,timestamp with time zone,text,integer) IS 'Per-arm summary of a rollout over the windows starting in [from_at, to_at), merged from the window aggregates.';
+COMMENT ON FUNCTION rollout.arm_values(bigint,text,text,timestamp with time zone,timestamp with time zone,boolean) IS 'Raw values of one metric of one arm over a time range, for rank tests.';
+COMMENT ON FUNCTION rollout.compare(bigint) IS 'Candidate against baseline of one rollout, per window and per stage.';
+COMMENT ON FUNCTION rollout.validate_plan(jsonb,text) IS 'Validates and normalizes a plan (NULL: the preset of the risk tier); errors name the JSON path.';
+COMMENT ON FUNCTION rollout.in_blackout(jsonb,timestamp with time zone) IS 'Whether a time falls inside a blackout window of a plan.';
+COMMENT ON FUNCTION rollout.start(text,integer,jsonb,text,text,timestamp with time zone) IS 'Starts a rollout of a candidate version against production; returns its id. One active rollout per agent.';
+COMMENT ON FUNCTION rollout.pause(text,text,timestamp with time zone) IS 'Pauses the active rollout: no advancement; rollback gates still protect.';
+COMMENT ON FUNCTION rollout.resume(text,text,timestamp with time zone) IS 'Resumes a paused rollout in the state it was paused from.';
+COMMENT ON FUNCTION rollout.approve(text,text,timestamp with time zone) IS 'Approves a rollout awaiting approval; the approver must differ from whoever started it.';
+COMMENT ON FUNCTION rollout.promote(text,boolean,text,timestamp with time zone) IS 'Advances the active rollout one stage by hand, or to 100% with full.';
+COMMENT ON FUNCTION rollout.rollback(text,text,boolean,timestamp with time zone) IS 'Rolls the active (or just promoted) rollout back to the baseline; safety skips the drain. Never blocked.';
+COMMENT ON FUNCTION rollout.retry(text,text,timestamp with time zone) IS 'Starts a new rollout of the candidate of a rolled-back rollout with the same plan.';
+COMMENT ON FUNCTION rollout.tick(timestamp with time zone) IS 'Evaluates every active rollout once and acts on the gates; the worker and cron call it, tests call it with a simulated clock.';
+COMMENT ON FUNCTION rollout.deploy_now(text,integer,text,timestamp with time zone) IS 'The audited emergency path: makes a version production at once, ending any active rollout. rollout_admin only.';
+COMMENT ON FUNCTION rollout.is_active_state(text) IS 'Whether a rollout state is active (not promoted or rolled_back).';
+
+COMMENT ON TYPE rollout.decision IS 'The routing decision route() returns, one per request (docs/routing.md).';
+COMMENT ON TYPE rollout.ddsketch IS 'DDSketch: a mergeable quantile sketch with relative accuracy (latency and cost per window).';
+COMMENT ON TYPE rollout.mann_whitney_result IS 'Result of rollout.mann_whitney_agg: U and p-value.';
+COMMENT ON TYPE rollout.gate_verdict IS 'One gate evaluation: verdict and the statistics behind it.';
+
+-- end of timeline, metrics, comments (issue 14)
+
 -- functions changed by more than one section above, as this release has them
 -- (a later section would otherwise leave an earlier issue's version).
 

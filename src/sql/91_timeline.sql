@@ -1,0 +1,174 @@
+-- 91: rollout.timeline(): one rollout's story for analysts, one ordered row
+-- per thing that happened: every event (start, advance, hold, release,
+-- pause, approval, promotion, rollback, alerts), every change of a gate's
+-- verdict, and every stage boundary, each with the state and candidate
+-- share after it and a sentence a person reads. Reference: docs/lifecycle.md.
+-- It follows 90_roles_backup.sql, which revokes every privilege and grants
+-- its own list, so that the grants at the end of this piece stand.
+
+-- A duration as a person says it: 45 s, 25 min, 2 h 5 min, 3 d 4 h.
+CREATE FUNCTION rollout._timeline_duration(d interval) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+		WHEN s < 60 THEN pg_catalog.format('%s s', s)
+		WHEN s < 3600 THEN pg_catalog.format('%s min', s / 60)
+		WHEN s < 86400 THEN pg_catalog.format('%s h', s / 3600)
+			 || CASE WHEN s % 3600 >= 60 THEN pg_catalog.format(' %s min', s % 3600 / 60) ELSE '' END
+		ELSE pg_catalog.format('%s d', s / 86400)
+			 || CASE WHEN s % 86400 >= 3600 THEN pg_catalog.format(' %s h', s % 86400 / 3600) ELSE '' END
+	END
+	FROM (SELECT floor(extract(epoch FROM d))::bigint AS s) x
+$$;
+
+-- A one-line description of a rollout event.
+CREATE FUNCTION rollout._timeline_event_text(p_action text, p_actor text, p_old jsonb,
+											 p_new jsonb, p_reason text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE p_action
+		WHEN 'start' THEN pg_catalog.format('%s started a %s rollout of version %s against version %s (risk %s) in state %s at %s%%',
+			p_actor, p_new->>'strategy', p_new->>'candidate', p_new->>'baseline',
+			coalesce(p_new->>'risk', 'custom'), p_new->>'state', pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'advance' THEN pg_catalog.format('advanced from stage %s to stage %s: candidate share %s%% -> %s%%',
+			p_old->>'stage', p_new->>'stage', pg_catalog.trim_scale((p_old->>'percent')::numeric), pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'promote_manual' THEN pg_catalog.format('%s advanced it by hand: candidate share %s%% -> %s%%',
+			p_actor, pg_catalog.trim_scale((p_old->>'percent')::numeric), pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'promote' THEN 'promoted: the candidate now serves all traffic and is labelled production'
+		WHEN 'rollback' THEN pg_catalog.format('rolled back from %s%% to the baseline; pinned sessions drain first',
+			pg_catalog.trim_scale((p_old->>'percent')::numeric))
+		WHEN 'rollback_now' THEN pg_catalog.format('rolled back at once from %s%%, without drain',
+			pg_catalog.trim_scale((p_old->>'percent')::numeric))
+		WHEN 'hold' THEN pg_catalog.format('holding at %s%%', pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'release' THEN pg_catalog.format('released from hold, back to %s at %s%%',
+			p_new->>'state', pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'freeze' THEN pg_catalog.format('frozen by a gate at %s%% (paused until someone resumes it)',
+			pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'hold_for_approval' THEN pg_catalog.format('waiting at %s%% for a person to approve',
+			pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'approve' THEN pg_catalog.format('%s approved it', p_actor)
+		WHEN 'pause' THEN pg_catalog.format('%s paused it at %s%%', p_actor, pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'resume' THEN pg_catalog.format('%s resumed it (%s at %s%%)', p_actor, p_new->>'state',
+			pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'boost' THEN pg_catalog.format('share raised from %s%% to %s%% to collect samples faster',
+			pg_catalog.trim_scale((p_old->>'percent')::numeric), pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'alert' THEN pg_catalog.format('alert: gate(s) %s failed',
+			(SELECT pg_catalog.string_agg(g, ', ') FROM pg_catalog.jsonb_array_elements_text(p_new->'gates') g))
+		WHEN 'superseded' THEN pg_catalog.format('ended by an emergency deployment (%s)', p_new->>'state')
+		WHEN 'deploy_now' THEN pg_catalog.format('%s deployed a version at once, bypassing the canary', p_actor)
+		WHEN 'baseline_refresh' THEN pg_catalog.format('stable period over: version %s is the new baseline',
+			p_new->>'version')
+		ELSE pg_catalog.format('%s by %s', p_action, p_actor)
+	END || coalesce(' -- ' || p_reason, '')
+$$;
+
+-- The story of one rollout of an agent, or of every rollout of the agent
+-- when rollout_id is NULL, in the order things happened (column rollout
+-- names the rollout of each row). kind is event,
+-- gate (a gate's verdict changed, or its first verdict) or stage (a stage
+-- began or ended); state, stage and share are those after the row.
+CREATE FUNCTION rollout.timeline(agent text, rollout_id bigint DEFAULT NULL)
+RETURNS TABLE(at timestamptz, rollout bigint, kind text, action text, state text,
+			  stage integer, share numeric, gate text, verdict text, actor text,
+			  description text, event_id bigint)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM rollout._require_arg(timeline.agent, 'agent');
+	PERFORM 1 FROM rollout.agents a WHERE a.name = timeline.agent;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'agent "%" does not exist', timeline.agent
+			USING ERRCODE = 'undefined_object',
+				  DETAIL = 'Argument "agent" must name an agent created with rollout.create_agent().';
+	END IF;
+	IF timeline.rollout_id IS NOT NULL THEN
+		PERFORM 1 FROM rollout.rollouts r
+			WHERE r.id = timeline.rollout_id AND r.agent = timeline.agent;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'rollout % of agent "%" does not exist', timeline.rollout_id, timeline.agent
+				USING ERRCODE = 'undefined_object',
+					  DETAIL = 'Argument "rollout_id" must name a rollout of that agent (see rollout.rollouts).';
+		END IF;
+	END IF;
+
+	RETURN QUERY
+	WITH ro AS (
+		SELECT r.* FROM rollout.rollouts r
+		WHERE r.agent = timeline.agent
+		  AND (timeline.rollout_id IS NULL OR r.id = timeline.rollout_id)
+	), items AS (
+		-- Events; within one instant: verdicts (1), stage end (2), event (3), stage start (4).
+		SELECT e.at, e.rollout_id, 'event'::text AS kind, e.action, e.new->>'state' AS state,
+			   (e.new->>'stage')::integer AS stage, pg_catalog.trim_scale((e.new->>'percent')::numeric) AS share,
+			   NULL::text AS gate, NULL::text AS verdict, e.actor,
+			   rollout._timeline_event_text(e.action, e.actor, e.old, e.new, e.reason) AS description,
+			   e.id AS event_id, 3 AS seq, e.id AS tiebreak
+		FROM rollout.events e JOIN ro ON ro.id = e.rollout_id
+		UNION ALL
+		-- Gate verdicts, only when they change (the first verdict counts as a change).
+		SELECT g.at, g.rollout_id, 'gate', 'verdict', NULL, g.stage, NULL, g.gate, g.verdict, NULL,
+			   pg_catalog.format('gate %s: %s%s%s%s%s',
+				   g.gate,
+				   CASE WHEN g.prev IS NULL THEN g.verdict
+						ELSE pg_catalog.format('%s (was %s)', g.verdict, g.prev) END,
+				   CASE WHEN g.value_candidate IS NOT NULL OR g.value_baseline IS NOT NULL THEN
+					   pg_catalog.format(', %s %s candidate %s vs baseline %s', g.comparison, g.metric,
+						   coalesce(round(g.value_candidate::numeric, 4)::text, '-'),
+						   coalesce(round(g.value_baseline::numeric, 4)::text, '-')) ELSE '' END,
+				   pg_catalog.format(', n %s/%s', coalesce(g.n_candidate, 0), coalesce(g.n_baseline, 0)),
+				   CASE WHEN g.p_value IS NOT NULL THEN
+					   pg_catalog.format(', p %s', CASE WHEN g.p_value >= 0.001 THEN round(g.p_value::numeric, 4)::text
+							ELSE pg_catalog.btrim(pg_catalog.to_char(g.p_value::numeric, '9.99EEEE')) END)
+				   ELSE '' END,
+				   CASE WHEN g.acted THEN pg_catalog.format(' -> %s', g.action) ELSE '' END),
+			   NULL, 1, g.id
+		FROM (SELECT gr.*, pg_catalog.lag(gr.verdict) OVER (PARTITION BY gr.rollout_id, gr.gate
+														   ORDER BY gr.at, gr.id) AS prev
+			  FROM rollout.gate_results gr JOIN ro ON ro.id = gr.rollout_id) g
+		WHERE g.prev IS DISTINCT FROM g.verdict
+		UNION ALL
+		SELECT s.started_at, s.rollout_id, 'stage', 'stage_start', NULL, s.stage, pg_catalog.trim_scale(s.percent), NULL, NULL, NULL,
+			   CASE WHEN s.stage = 0 THEN 'shadow phase began: the candidate runs beside production, its answers discarded'
+					ELSE pg_catalog.format('stage %s began: candidate share %s%%', s.stage, pg_catalog.trim_scale(s.percent)) END,
+			   NULL, 4, s.stage::bigint
+		FROM rollout.stages s JOIN ro ON ro.id = s.rollout_id
+		UNION ALL
+		SELECT s.ended_at, s.rollout_id, 'stage', 'stage_end', NULL, s.stage, NULL, NULL, NULL, NULL,
+			   pg_catalog.format('stage %s ended (%s) after %s: %s candidate and %s baseline samples',
+				   s.stage, coalesce(s.outcome, 'ended'),
+				   rollout._timeline_duration(s.ended_at - s.started_at),
+				   coalesce(s.metrics->'candidate'->>'n', '0'), coalesce(s.metrics->'stable'->>'n', '0')),
+			   NULL, 2, s.stage::bigint
+		FROM rollout.stages s JOIN ro ON ro.id = s.rollout_id
+		WHERE s.ended_at IS NOT NULL
+	), ordered AS (
+		SELECT i.*,
+			   pg_catalog.row_number() OVER (ORDER BY i.at, i.rollout_id, i.seq, i.tiebreak) AS pos,
+			   pg_catalog.count(i.state) OVER w AS state_grp,
+			   pg_catalog.count(i.stage) OVER w AS stage_grp,
+			   pg_catalog.count(i.share) OVER w AS share_grp
+		FROM items i
+		WINDOW w AS (PARTITION BY i.rollout_id ORDER BY i.at, i.seq, i.tiebreak)
+	)
+	SELECT o.at, o.rollout_id, o.kind, o.action,
+		   pg_catalog.first_value(o.state) OVER (PARTITION BY o.rollout_id, o.state_grp ORDER BY o.pos),
+		   pg_catalog.first_value(o.stage) OVER (PARTITION BY o.rollout_id, o.stage_grp ORDER BY o.pos),
+		   pg_catalog.first_value(o.share) OVER (PARTITION BY o.rollout_id, o.share_grp ORDER BY o.pos),
+		   o.gate, o.verdict, o.actor, o.description, o.event_id
+	FROM ordered o
+	ORDER BY o.pos;
+END
+$$;
+
+REVOKE ALL ON FUNCTION rollout._timeline_event_text(text, text, jsonb, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rollout._timeline_duration(interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rollout.timeline(text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rollout.timeline(text, bigint) TO rollout_reader, rollout_operator, rollout_admin;
+
+COMMENT ON FUNCTION rollout.timeline(text, bigint) IS
+	'The story of a rollout (or of every rollout of the agent when rollout_id is NULL): one ordered row per event, gate verdict change and stage boundary, with the state and candidate share after it and a sentence. For rollout_reader.';
