@@ -414,9 +414,11 @@ BEGIN
 		-- one-sample binomial test of that share: fail when more than 1 - q
 		-- lie above the fail threshold, pass when fewer than 1 - q lie above
 		-- the pass threshold.
+		-- value_candidate: the candidate's share above the fail threshold;
+		-- value_baseline: the share its null hypothesis allows (1 - q).
 		v_syc := (SELECT sum(u) FROM unnest(v_yc) u);
 		res.value_candidate := v_sxc / v_nc;
-		res.value_baseline := v_sxb / v_nb;
+		res.value_baseline := 1 - v_q;
 		res.estimate := res.value_candidate - res.value_baseline;
 		v_xc := ARRAY[v_sxc::bigint];
 		v_xb := ARRAY[(v_nc - v_sxc)::bigint];
@@ -496,7 +498,8 @@ BEGIN
 			ELSE ' (no evidence of it yet)' END;
 	END IF;
 	IF v_test = 'event_share' AND v_cmp <> 'rate' THEN
-		res.detail := res.detail || pg_catalog.format(' (baseline %s %s)', v_cmp, round(v_base::numeric, 6));
+		res.detail := res.detail || pg_catalog.format(' (baseline %s %s; %s%% of the candidate''s values above the fail threshold, %s%% allowed)',
+			v_cmp, round(v_base::numeric, 6), round((100 * v_sxc / v_nc)::numeric, 2), round((100 * (1 - v_q))::numeric));
 	END IF;
 	RETURN res;
 EXCEPTION WHEN OTHERS THEN
