@@ -72,7 +72,7 @@ fi
 
 if has sim && [ -f test/sim/run.sh ]; then
   echo "=== simulation"
-  if ! run_as_pg env SIM_OUT="${SIM_OUT:-}" SIM_RUNS_AA="${SIM_RUNS_AA:-}" SIM_RUNS_AA_LOW="${SIM_RUNS_AA_LOW:-}" SIM_RUNS_REG="${SIM_RUNS_REG:-}" \
+  if ! run_as_pg env SIM_OUT="${SIM_OUT:-}" SIM_RUNS_AA="${SIM_RUNS_AA:-}" SIM_RUNS_AA_LOW="${SIM_RUNS_AA_LOW:-}" SIM_RUNS_REG="${SIM_RUNS_REG:-}" SIM_PRESETS="${SIM_PRESETS:-}" \
        bash -c "cd '$WORK' && bash test/sim/run.sh '$BINDIR' '${SIM_MODE:-reduced}'"; then
     failed+=(sim)
   fi

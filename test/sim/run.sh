@@ -10,7 +10,8 @@
 #                           (about an hour on two idle cores)
 #
 # SIM_RUNS_AA (A/A at 18 000 an hour), SIM_RUNS_AA_LOW (A/A at 3 600 an
-# hour, default 200) and SIM_RUNS_REG override the full run's sizes; SIM_OUT names the
+# hour, default 200) and SIM_RUNS_REG override the full run's sizes,
+# SIM_PRESETS its presets (default "low medium high"); SIM_OUT names the
 # directory for the CSVs (default: a new one under /tmp). One throwaway
 # instance; cases run two at a time, each in its own database.
 set -euo pipefail
@@ -41,7 +42,7 @@ if [ "$MODE" = full ]; then
   AA=${SIM_RUNS_AA:-400}
   AA_LOW=${SIM_RUNS_AA_LOW:-200}
   REG=${SIM_RUNS_REG:-200}
-  for preset in low medium high; do
+  for preset in ${SIM_PRESETS:-low medium high}; do
     cases+=("$preset aa $AA 18000 11")
     cases+=("$preset aa $AA_LOW 3600 12")
     seed=20
