@@ -69,7 +69,11 @@ ShareProbability(double log_theta, double pi)
 	return a > b ? 1.0 / (1.0 + exp(b - a)) : exp(a - b) / (1.0 + exp(a - b));
 }
 
-/* Log-likelihood of the counts at log rate ratio t (constants dropped). */
+/*
+ * Log-likelihood of the counts at log rate ratio t (constants dropped).
+ * ln q and ln(1 - q) come from log-sum-exp directly, so neither becomes
+ * -Infinity when q rounds to 0 or 1 in floating point.
+ */
 static double
 ShareLogLikelihood(const StatsShareSegment *seg, int nseg, double t)
 {
@@ -77,12 +81,14 @@ ShareLogLikelihood(const StatsShareSegment *seg, int nseg, double t)
 
 	for (int i = 0; i < nseg; i++)
 	{
-		double		q = ShareProbability(t, seg[i].share);
+		double		a = t + log(seg[i].share);
+		double		b = log1p(-seg[i].share);
+		double		lse = Max(a, b) + log1p(exp(-fabs(a - b)));
 
 		if (seg[i].x_candidate > 0)
-			ll += (double) seg[i].x_candidate * log(q);
+			ll += (double) seg[i].x_candidate * (a - lse);
 		if (seg[i].x_baseline > 0)
-			ll += (double) seg[i].x_baseline * log1p(-q);
+			ll += (double) seg[i].x_baseline * (b - lse);
 	}
 	return ll;
 }

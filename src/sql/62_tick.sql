@@ -153,8 +153,9 @@ END
 $$;
 
 -- Raises a locked rollout's share to its next step's for sample collection
--- when the plan allows it (extend.allow_boost), once per rollout; true when
--- it did. The stage and its bake stay; only the share changes.
+-- when the plan allows it (extend.allow_boost), once per stage (_advance
+-- clears the flag); true when it did. The stage and its bake stay; only
+-- the share changes.
 CREATE FUNCTION rollout._boost(r rollout.rollouts, p_at timestamptz) RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
