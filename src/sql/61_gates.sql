@@ -115,9 +115,13 @@ $$;
 
 -- Running tallies of the always-valid gates (tests event_share and
 -- sequential): per rollout, gate and stage, what the gate's test reads from
--- the windows counted so far. A window is counted once, after it has ended,
--- so a tick costs the same after 10 days as after 10 minutes. What the
--- columns hold depends on the gate:
+-- the ended windows of the stage. Rates and means are summed again over the
+-- current stage at each evaluation, so outcomes folded late (a long
+-- transaction held the fold back, or a service recorded with an earlier
+-- "at") still count; a finished stage's row stays as it was when the stage
+-- ended. Quantile gates count each window once, against thresholds fixed
+-- before it (see below), so a value folded into a window after it was
+-- counted is not seen by them. What the columns hold depends on the gate:
 --   rate      n = exposures, x = events (errors, safety flags, failures)
 --   quantile  n = values, x = values above the fail threshold, y = above
 --             the pass threshold; both thresholds come from the baseline's
@@ -162,6 +166,7 @@ DECLARE
 	v_q float8 := CASE g->>'comparison' WHEN 'median' THEN 0.5 WHEN 'p95' THEN 0.95 ELSE 0.99 END;
 	v_window interval := make_interval(secs => coalesce((g->>'window_seconds')::float8, 3600));
 	v_from timestamptz;
+	v_stage_from timestamptz := rollout.window_start(r.stage_started_at);
 	v_to timestamptz := rollout.window_start(p_at);
 	v_base float8;
 	v_fail float8;
@@ -199,11 +204,11 @@ BEGIN
 			INTO t
 			FROM rollout.outcome_windows w
 			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
-			  AND w.window_start >= v_from AND w.window_start < v_to;
+			  AND w.window_start >= v_stage_from AND w.window_start < v_to;
 		UPDATE rollout.gate_tallies x SET counted_to = v_to,
-			n_candidate = x.n_candidate + t.nc, n_baseline = x.n_baseline + t.nb,
-			x_candidate = x.x_candidate + t.xc, x_baseline = x.x_baseline + t.xb,
-			y_candidate = x.y_candidate + t.xc, y_baseline = x.y_baseline + t.xb
+			n_candidate = t.nc, n_baseline = t.nb,
+			x_candidate = t.xc, x_baseline = t.xb,
+			y_candidate = t.xc, y_baseline = t.xb
 			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
 	ELSIF v_cmp = 'mean' AND v_metric LIKE 'metrics.%' THEN
 		-- A custom metric: its per-window {"n", "sum", "sumsq"} in metrics.
@@ -216,11 +221,11 @@ BEGIN
 			INTO t
 			FROM rollout.outcome_windows w
 			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
-			  AND w.window_start >= v_from AND w.window_start < v_to;
+			  AND w.window_start >= v_stage_from AND w.window_start < v_to;
 		UPDATE rollout.gate_tallies x SET counted_to = v_to,
-			n_candidate = x.n_candidate + t.nc, n_baseline = x.n_baseline + t.nb,
-			sum_candidate = x.sum_candidate + t.sc, sum_baseline = x.sum_baseline + t.sb,
-			sumsq_candidate = x.sumsq_candidate + t.qc, sumsq_baseline = x.sumsq_baseline + t.qb
+			n_candidate = t.nc, n_baseline = t.nb,
+			sum_candidate = t.sc, sum_baseline = t.sb,
+			sumsq_candidate = t.qc, sumsq_baseline = t.qb
 			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
 	ELSIF v_cmp = 'mean' THEN
 		SELECT coalesce(sum(CASE v_metric WHEN 'quality' THEN w.n_quality WHEN 'latency_ms' THEN w.n_latency
@@ -248,11 +253,11 @@ BEGIN
 			INTO t
 			FROM rollout.outcome_windows w
 			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
-			  AND w.window_start >= v_from AND w.window_start < v_to;
+			  AND w.window_start >= v_stage_from AND w.window_start < v_to;
 		UPDATE rollout.gate_tallies x SET counted_to = v_to,
-			n_candidate = x.n_candidate + t.nc, n_baseline = x.n_baseline + t.nb,
-			sum_candidate = x.sum_candidate + t.sc, sum_baseline = x.sum_baseline + t.sb,
-			sumsq_candidate = x.sumsq_candidate + t.qc, sumsq_baseline = x.sumsq_baseline + t.qb
+			n_candidate = t.nc, n_baseline = t.nb,
+			sum_candidate = t.sc, sum_baseline = t.sb,
+			sumsq_candidate = t.qc, sumsq_baseline = t.qb
 			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
 	ELSE
 		-- The base: the baseline's quantile over the gate's window before v_from.
