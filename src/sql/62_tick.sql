@@ -138,7 +138,9 @@ BEGIN
 		JOIN rollout.stages s ON s.rollout_id = r.id AND s.stage = x.stage
 		WHERE x.rollout_id = r.id AND x.gate = '.srm' AND x.stage >= 1
 		  AND s.percent > 0 AND s.percent < 100;
-	IF v_c IS NULL THEN
+	-- Below 1 000 outcomes the split says little about the assignment:
+	-- outcomes of one unit come together, and fixtures record arms evenly.
+	IF v_c IS NULL OR (SELECT sum(u) FROM unnest(v_c || v_b) u) < 1000 THEN
 		RETURN NULL;
 	END IF;
 	SELECT * INTO t FROM rollout.event_share_test(v_c, v_b, v_share, 1, 'two-sided');
