@@ -97,12 +97,15 @@ SELECT stage, gate, verdict, n_candidate > 0 AS has_candidate, detail
    AND (stage, at) IN (SELECT stage, max(at) FROM rollout.gate_results
                        WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts) GROUP BY stage)
   ORDER BY stage, gate;
--- The tallies count each ended window once: latency and cost thresholds
--- came from the baseline before the windows they were applied to.
-SELECT gate, stage, n_candidate > 0 AS counted, counted_to <= '2026-05-04 13:00+00' AS ended_windows_only,
-       baseline_quantile IS NOT NULL AS has_threshold
-  FROM rollout.gate_tallies WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts)
-  ORDER BY gate, stage;
+-- The tallies hold the ended windows up to each stage's last evaluation and
+-- none after it; latency and cost thresholds came from the baseline before
+-- the windows they were applied to.
+SELECT x.gate, x.stage, x.n_candidate > 0 AS counted,
+       x.counted_to = (SELECT max(g.at) FROM rollout.gate_results g
+                       WHERE g.rollout_id = x.rollout_id AND g.stage = x.stage) AS up_to_last_evaluation,
+       x.baseline_quantile IS NOT NULL AS has_threshold
+  FROM rollout.gate_tallies x WHERE x.rollout_id = (SELECT max(id) FROM rollout.rollouts)
+  ORDER BY x.gate, x.stage;
 
 -- A severe regression: every 4th candidate request fails (25% errors against
 -- 1%). The reliability gate rolls it back at 10% on a handful of events,

@@ -352,7 +352,6 @@ DECLARE
 	v_nb bigint;
 	v_sxc float8;
 	v_sxb float8;
-	v_syb float8;
 	v_syc float8;
 	v_sc float8;
 	v_sb float8;
@@ -380,10 +379,10 @@ BEGIN
 	SELECT array_agg(x.x_candidate ORDER BY x.stage), array_agg(x.x_baseline ORDER BY x.stage),
 		   array_agg(x.y_candidate ORDER BY x.stage), array_agg(x.y_baseline ORDER BY x.stage),
 		   array_agg(x.n_candidate::float8 / (x.n_candidate + x.n_baseline) ORDER BY x.stage),
-		   sum(x.n_candidate), sum(x.n_baseline), sum(x.x_candidate), sum(x.x_baseline), sum(x.y_baseline),
+		   sum(x.n_candidate), sum(x.n_baseline), sum(x.x_candidate), sum(x.x_baseline),
 		   sum(x.sum_candidate), sum(x.sum_baseline), sum(x.sumsq_candidate), sum(x.sumsq_baseline),
 		   (array_agg(x.baseline_quantile ORDER BY x.stage DESC))[1], min(x.counted_to) FILTER (WHERE x.stage = 1)
-		INTO v_xc, v_xb, v_yc, v_yb, v_share, v_nc, v_nb, v_sxc, v_sxb, v_syb,
+		INTO v_xc, v_xb, v_yc, v_yb, v_share, v_nc, v_nb, v_sxc, v_sxb,
 			 v_sc, v_sb, v_qc, v_qb, v_base, v_from
 		FROM rollout.gate_tallies x
 		WHERE x.rollout_id = r.id AND x.gate = g->>'name' AND x.stage >= 1
