@@ -430,6 +430,53 @@ AS $$
 $$;
 GRANT EXECUTE ON FUNCTION rollout._plan_seconds(jsonb, text, float8) TO rollout_reader;
 
+-- Evaluates one rollout at the clock `at`, its row already locked by the
+-- caller: dispatches on its state and strategy and returns what it did
+-- (action NULL: not due yet). The loop of tick() and the worker call it once
+-- per rollout; an error here is the rollout's own and the caller records it.
+CREATE FUNCTION rollout._tick_one(r rollout.rollouts, at timestamptz,
+	OUT action text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	res record;
+	v_interval interval;
+BEGIN
+	IF jsonb_typeof(r.plan->'evaluation_interval_seconds') NOT IN ('number', 'null') THEN
+		RAISE EXCEPTION 'plan of rollout % has a bad "evaluation_interval_seconds"', r.id
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'It must be a number of seconds.';
+	END IF;
+	v_interval := make_interval(secs => coalesce((r.plan->>'evaluation_interval_seconds')::float8, 300));
+	IF r.last_eval_at IS NOT NULL AND at < r.last_eval_at + v_interval THEN
+		RETURN;
+	END IF;
+	IF r.state IN ('paused', 'awaiting_approval') THEN
+		-- Pausing stops advancement, never protection.
+		res := rollout._tick_protect(r, at);
+	ELSIF r.state = 'shadow' THEN
+		UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
+		res := rollout._tick_shadow(r, at);
+	ELSIF r.strategy = 'ab_test' THEN
+		UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
+		res := rollout._tick_canary(r, at);
+		IF res.action IN ('advance', 'promote', 'wait') THEN
+			-- A/B tests record verdicts; a person picks the winner.
+			res := NULL;
+		END IF;
+	ELSE
+		res := rollout._tick_canary(r, at);
+	END IF;
+	action := coalesce(res.action, 'wait');
+	detail := coalesce(res.detail, 'A/B test running; end it with rollout.promote() or rollout.rollback()');
+	IF r.last_error IS NOT NULL THEN
+		UPDATE rollout.rollouts x SET last_error = NULL, last_error_at = NULL
+		WHERE x.id = r.id;
+	END IF;
+END
+$$;
+
 -- Evaluates every active rollout once at the clock `at` (NULL: now()) and
 -- returns one row per rollout acted on, waiting, skipped or in error.
 CREATE FUNCTION rollout.tick(at timestamptz DEFAULT pg_catalog.now())
@@ -441,8 +488,6 @@ AS $$
 DECLARE
 	v_id bigint;
 	r rollout.rollouts;
-	res record;
-	v_interval interval;
 	v_msg text;
 BEGIN
 	at := coalesce(at, pg_catalog.now());
@@ -476,37 +521,8 @@ BEGIN
 		rollout_id := r.id;
 		agent := r.agent;
 		BEGIN
-			IF jsonb_typeof(r.plan->'evaluation_interval_seconds') NOT IN ('number', 'null') THEN
-				RAISE EXCEPTION 'plan of rollout % has a bad "evaluation_interval_seconds"', r.id
-					USING ERRCODE = 'invalid_parameter_value',
-						  DETAIL = 'It must be a number of seconds.';
-			END IF;
-			v_interval := make_interval(secs => coalesce((r.plan->>'evaluation_interval_seconds')::float8, 300));
-			IF r.last_eval_at IS NOT NULL AND at < r.last_eval_at + v_interval THEN
-				CONTINUE;
-			END IF;
-			IF r.state IN ('paused', 'awaiting_approval') THEN
-				-- Pausing stops advancement, never protection.
-				res := rollout._tick_protect(r, at);
-			ELSIF r.state = 'shadow' THEN
-				UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
-				res := rollout._tick_shadow(r, at);
-			ELSIF r.strategy = 'ab_test' THEN
-				UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
-				res := rollout._tick_canary(r, at);
-				IF res.action IN ('advance', 'promote', 'wait') THEN
-					-- A/B tests record verdicts; a person picks the winner.
-					res := NULL;
-				END IF;
-			ELSE
-				res := rollout._tick_canary(r, at);
-			END IF;
-			action := coalesce(res.action, 'wait');
-			detail := coalesce(res.detail, 'A/B test running; end it with rollout.promote() or rollout.rollback()');
-			IF r.last_error IS NOT NULL THEN
-				UPDATE rollout.rollouts x SET last_error = NULL, last_error_at = NULL
-				WHERE x.id = r.id;
-			END IF;
+			SELECT o.action, o.detail INTO action, detail FROM rollout._tick_one(r, at) o;
+			CONTINUE WHEN action IS NULL;
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
 			action := 'error';

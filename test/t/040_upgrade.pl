@@ -1,6 +1,7 @@
 # Upgrade 0.1.0 -> current: a database filled under 0.1.0 keeps its data
-# through ALTER EXTENSION pg_rollout UPDATE, and its schema then equals a
-# fresh install's. This test guards every upgrade section: on a mismatch it
+# through ALTER EXTENSION pg_rollout UPDATE (0.1.0 -> 0.2.0 -> ...), and its
+# schema then equals a fresh install's; so does a database installed at each
+# later release (0.2.0) and updated. This test guards every upgrade section: on a mismatch it
 # prints the difference, object by object, as "-" (upgraded) / "+" (fresh).
 use strict;
 use warnings;
@@ -19,6 +20,27 @@ my $current = $node->safe_psql('postgres',
 
 $node->safe_psql('postgres', 'CREATE DATABASE upgraded');
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');
+my @later_releases = ('0.2.0');
+sub db_of { my ($release) = @_; (my $db = "from_$release") =~ s/\./_/g; return $db; }
+for my $release (@later_releases)
+{
+	$node->safe_psql('postgres', "CREATE DATABASE " . db_of($release) . "");
+	$node->safe_psql(db_of($release), "CREATE EXTENSION pg_rollout VERSION '$release'");
+	$node->safe_psql(db_of($release), q{
+		SELECT rollout.create_agent('rel-bot');
+		SELECT rollout.create_version('rel-bot', 'One.', 'gpt-4o-2024-08-06');
+		SELECT rollout.create_version('rel-bot', 'Two.', 'gpt-4o-2024-08-06');
+		SELECT rollout.set_label('rel-bot', 'production', 1);
+		SELECT rollout.start('rel-bot', 2, risk => 'low');
+		SELECT rollout.record('rel-bot', v, 'u' || i, success => true) FROM generate_series(1, 2) v, generate_series(1, 20) i;
+		SELECT count(*) FROM rollout.maintain_outcomes();
+	});
+	$node->safe_psql(db_of($release), 'ALTER EXTENSION pg_rollout UPDATE');
+	is($node->safe_psql(db_of($release), "SELECT extversion FROM pg_extension WHERE extname = 'pg_rollout'"),
+		$current, "$release updates to $current");
+	is($node->safe_psql(db_of($release), q{SELECT count(*) FROM rollout.outcomes}),
+		'40', "outcomes recorded under $release are kept");
+}
 $node->safe_psql('upgraded', "CREATE EXTENSION pg_rollout VERSION '0.1.0'");
 is($node->safe_psql('upgraded', "SELECT extversion FROM pg_extension WHERE extname = 'pg_rollout'"),
 	'0.1.0', '0.1.0 installs from its kept script');
@@ -167,15 +189,26 @@ sub normalized_schema
 	return $out;
 }
 
-my $upgraded = normalized_schema('upgraded');
-my $fresh = normalized_schema('fresh');
-my ($stdout, $stderr);
-IPC::Run::run([ 'diff', '-U2', '--show-function-line=^== ', '--label', "0.1.0 upgraded to $current",
-				'--label', "fresh $current", $upgraded, $fresh ],
-	'>', \$stdout, '2>', \$stderr);
-is($stdout, '', 'the upgraded schema equals a fresh install')
-  or diag("Objects that differ (each hunk header and \"==\" line names the object; '-' is the upgraded database, '+' the fresh one).\n"
-	  . "Add what is missing to upgrade/pg_rollout--0.1.0--$current.sql:\n$stdout");
+sub compare_with_fresh
+{
+	my ($db, $from) = @_;
+	my $upgraded = normalized_schema($db);
+	my $fresh = normalized_schema('fresh');
+	my ($stdout, $stderr);
+	IPC::Run::run([ 'diff', '-U2', '--show-function-line=^== ', '--label', "$from upgraded to $current",
+					'--label', "fresh $current", $upgraded, $fresh ],
+		'>', \$stdout, '2>', \$stderr);
+	is($stdout, '', "the schema upgraded from $from equals a fresh install")
+	  or diag("Objects that differ (each hunk header and \"==\" line names the object; '-' is the upgraded database, '+' the fresh one).\n"
+		  . "Add what is missing to the upgrade script of the release it is new in:\n$stdout");
+}
+
+compare_with_fresh('upgraded', '0.1.0');
+for my $release (@later_releases)
+{
+	$node->safe_psql(db_of($release), 'SELECT count(*) FROM rollout.maintain_outcomes()');
+	compare_with_fresh(db_of($release), $release);
+}
 
 $node->stop;
 done_testing();
