@@ -57,7 +57,7 @@ SELECT id, action, actor, coalesce(old - 'fingerprint', '{}') AS before, new - '
 \echo '== Part 2: a rollout that the statistics promote ============================'
 \echo
 \echo 'Version 3 tightens the citations. It is rolled out on the "low" risk preset, exactly'
-\echo 'as shipped: 1% for 4 hours -> 25% for 4 hours -> 100%, with the default gates (success,'
+\echo 'as shipped: 1% for 4 hours -> 5% for 8 hours -> 25% for 4 hours -> 100%, with the default gates (success,'
 \echo 'quality, error rate, median cost, safety flags, p95 latency; docs/plans.md).'
 \echo 'Simulated traffic: 12 000 requests an hour through rollout.route(), one rollout.record()'
 \echo 'per request (1% errors and 0.1% safety flags in both versions, as healthy traffic has),'
@@ -105,7 +105,7 @@ $$;
 SELECT setseed(0.2026);
 SELECT rollout.start('support-bot', :v3, risk => 'low', reason => 'citations with article ids',
                      at => '2026-03-02 08:00+00') AS rollout_good \gset
-CALL pg_temp.traffic('2026-03-02 08:00+00', 9, '{"2": 0.90, "3": 0.90}');
+CALL pg_temp.traffic('2026-03-02 08:00+00', 17, '{"2": 0.90, "3": 0.90}');
 \echo
 \echo 'Timeline of rollout' :rollout_good '(simulated clock), from rollout.timeline(agent, rollout_id):'
 \echo 'events, gate verdicts that changed and stage boundaries, in order.'

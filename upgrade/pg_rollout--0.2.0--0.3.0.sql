@@ -138,3 +138,21 @@ BEGIN
 END
 $$;
 
+
+-- low preset (issue 9): a 5% step of 8 hours before 25%, where the listed
+-- regressions are caught (the 1% step alone holds too little evidence).
+-- Only the shipped row changes; a tier a DBA edited is the DBA's.
+ALTER TABLE rollout.plan_presets DISABLE TRIGGER plan_presets_change;
+ALTER TABLE rollout.plan_presets DISABLE TRIGGER plan_presets_edited;
+UPDATE rollout.plan_presets SET plan = '{
+	"strategy": "canary",
+	"steps": [{"percent": 1, "bake": "4 hours", "min_samples": 200},
+			  {"percent": 5, "bake": "8 hours", "min_samples": 500},
+			  {"percent": 25, "bake": "4 hours", "min_samples": 500},
+			  {"percent": 100}],
+	"extend": {"allow_boost": true, "max_extensions": 3},
+	"stable_period": "4 hours"
+}', description = 'Prompt wording and similar bounded changes: accelerated canary 1% (4 h) -> 5% (8 h) -> 25% (4 h) -> 100%, no shadow phase.'
+	WHERE risk = 'low' AND builtin;
+ALTER TABLE rollout.plan_presets ENABLE TRIGGER plan_presets_edited;
+ALTER TABLE rollout.plan_presets ENABLE TRIGGER plan_presets_change;

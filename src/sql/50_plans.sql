@@ -22,11 +22,12 @@ INSERT INTO rollout.plan_presets (risk, plan, description) VALUES
 ('low', '{
 	"strategy": "canary",
 	"steps": [{"percent": 1, "bake": "4 hours", "min_samples": 200},
+			  {"percent": 5, "bake": "8 hours", "min_samples": 500},
 			  {"percent": 25, "bake": "4 hours", "min_samples": 500},
 			  {"percent": 100}],
 	"extend": {"allow_boost": true, "max_extensions": 3},
 	"stable_period": "4 hours"
-}', 'Prompt wording and similar bounded changes: accelerated canary 1% -> 25% -> 100%, 4 hours each, no shadow phase.'),
+}', 'Prompt wording and similar bounded changes: accelerated canary 1% (4 h) -> 5% (8 h) -> 25% (4 h) -> 100%, no shadow phase.'),
 ('medium', '{
 	"strategy": "canary",
 	"shadow": {"percent": 100, "duration": "3 days", "min_similarity": 0.90, "min_samples": 5000},

@@ -28,7 +28,7 @@ OPS = {'<=': operator.le, '>=': operator.ge, '==': operator.eq}
 STOPS = {'hold', 'hold_for_approval', 'rollback', 'rollback_now', 'freeze'}
 # The presets' canary schedules (bake before 100%), hours: promotion is "in
 # time" within this plus 25%.
-SCHEDULE_HOURS = {'low': 8, 'medium': 60, 'high': 132, 'critical': 528}
+SCHEDULE_HOURS = {'low': 16, 'medium': 60, 'high': 132, 'critical': 528}
 
 
 def wilson(k, n, z=1.959963984540054):
