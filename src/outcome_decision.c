@@ -64,6 +64,8 @@ OutcomeResolveToken(const char *agent, int32 version, bool shadow, text *token,
 				 errdetail("Pass the decision_token column of the rollout.route() result as it is; the value given begins \"%s\".",
 						   TokenEcho(data, len))));
 
+	/* Agent and version first: an unknown one is reported as such (42704). */
+	(void) OutcomeResolveRollout(agent, version, 0, row, ctx);
 	/* The secret comes with the routing cache; load it if it is stale. */
 	(void) RouteCacheLookup(agent);
 	str = pnstrdup(data, len);
