@@ -72,6 +72,8 @@ REVOKE ALL ON FUNCTION rollout._tick_one(rollout.rollouts, timestamptz) FROM PUB
 -- function that moves a label or a rollout locks the agent first (tick
 -- too); rollback() refuses to undo a promotion production no longer
 -- serves; set_label() refuses to move production during a rollout.
+-- rollout.tick, which the tick-split section above created too, is created
+-- here once, as the release has it.
 
 ALTER TYPE rollout.decision ADD ATTRIBUTE decision_token text;
 ALTER TABLE rollout.outcome_staging ADD COLUMN decision_token text;
@@ -523,7 +525,7 @@ BEGIN
 			rollout_id := r.id;
 			agent := r.agent;
 			action := 'skipped';
-			detail := 'the rollout is locked by another transaction; the next tick evaluates it';
+			detail := 'the rollout or its agent is locked by another transaction; the next tick evaluates it';
 			RETURN NEXT;
 			CONTINUE;
 		END IF;

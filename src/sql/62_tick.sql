@@ -517,7 +517,7 @@ BEGIN
 			rollout_id := r.id;
 			agent := r.agent;
 			action := 'skipped';
-			detail := 'the rollout is locked by another transaction; the next tick evaluates it';
+			detail := 'the rollout or its agent is locked by another transaction; the next tick evaluates it';
 			RETURN NEXT;
 			CONTINUE;
 		END IF;
