@@ -13,6 +13,10 @@ SELECT rollout.create_agent('c-bot') > 0 AS agent;
 SELECT rollout.create_version('c-bot', 'One.', 'gpt-4o-2024-08-06') AS v1,
 	   rollout.create_version('c-bot', 'Two.', 'gpt-4o-2024-08-06') AS v2;
 SELECT rollout.set_label('c-bot', 'production', 1);
+-- Another agent, whose decision tokens do not verify for c-bot.
+SELECT rollout.create_agent('other-bot') > 0 AS agent;
+SELECT rollout.create_version('other-bot', 'One.', 'gpt-4o-2024-08-06') AS v1;
+SELECT rollout.set_label('other-bot', 'production', 1);
 
 CREATE TEMP TABLE cases (
 	id			serial PRIMARY KEY,
@@ -109,7 +113,19 @@ INSERT INTO bad_values VALUES
 	('agent', 'NULL', '22004'), ('agent', '''''', '42602'), ('agent', '''Bad Name''', '42602'),
 	('agent', '''-x''', '42602'), ('agent', 'E''a\tb''', '42602'), ('agent', '''nobody''', '42704'),
 	('agent', 'repeat(''a'', 64)', '42622'), ('agent', '(SELECT mb FROM big)', '42622'),
-	('agent', 'U&''\00E9t\00E9''', '42602'), ('agent', '''c-bot; DROP TABLE x''', '42602');
+	('agent', 'U&''\00E9t\00E9''', '42602'), ('agent', '''c-bot; DROP TABLE x''', '42602'),
+	-- decision tokens: malformed (22P02); too long, forged or altered (22023).
+	('decision_token', '''garbage''', '22P02'), ('decision_token', '''''', '22P02'),
+	('decision_token', '''d1.''', '22P02'), ('decision_token', '''1.1.1.1.abc''', '22P02'),
+	('decision_token', '''d1.0.0.1.stable.'' || repeat(''0'', 32)', '22P02'),
+	('decision_token', '''d1.1.1.1..'' || repeat(''0'', 32)', '22P02'),
+	('decision_token', '''d1.99999999999999999999.1.1.stable.'' || repeat(''0'', 32)', '22P02'),
+	('decision_token', '''d1.1.1.1.stable.'' || repeat(''G'', 32)', '22P02'),
+	('decision_token', '''d1.-1.1.1.stable.'' || repeat(''0'', 32)', '22P02'),
+	('decision_token', 'repeat(''d'', 257)', '22023'), ('decision_token', '(SELECT mb FROM big)', '22023'),
+	('decision_token', '''d1.0.0.1..'' || repeat(''0'', 32)', '22023'),
+	('decision_token', '''d1.1.1.1.stable.'' || repeat(''a'', 32)', '22023'),
+	('decision_token', 'replace((rollout.route(''c-bot'', ''u'')).decision_token, ''d1.0.0.1.'', ''d1.0.0.2.'')', '22023');
 
 INSERT INTO cases (grp, call, expected)
 SELECT 'record', format('rollout.record(%s, %s)',
@@ -133,6 +149,7 @@ SELECT 'record_batch', format('rollout.record_batch(%s, %s%s)',
 			WHEN 'metrics' THEN format(', metrics => ARRAY[''{}'', %s]::jsonb[]', b.val)
 			WHEN 'at' THEN format(', ats => ARRAY[now(), %s]::timestamptz[]', b.val)
 			WHEN 'unit' THEN format(', units => ARRAY[''u'', %s]', b.val)
+			WHEN 'decision_token' THEN format(', decision_tokens => ARRAY[NULL, %s]::text[]', b.val)
 			ELSE '' END),
 	   b.expected
 FROM bad_values b
@@ -150,7 +167,14 @@ FROM (VALUES ('units', 'ARRAY[''u'']', '2202E'), ('successes', 'ARRAY[true, true
 			 ('costs', 'ARRAY[[1, 1]]::float8[]', '2202E'), ('errors', 'ARRAY[[true, true]]', '2202E'),
 			 ('safety_flags', 'ARRAY[[false, false]]', '2202E'), ('feedbacks', 'ARRAY[[1, 1]]::smallint[]', '2202E'),
 			 ('metrics', 'ARRAY[[''{}'', ''{}'']]::jsonb[]', '2202E'), ('shadows', 'ARRAY[[true, true]]', '2202E'),
-			 ('ats', 'ARRAY[[now(), now()]]', '2202E')) x(a, v, e);
+			 ('ats', 'ARRAY[[now(), now()]]', '2202E'),
+			 ('decision_tokens', 'ARRAY[NULL]::text[]', '2202E'),
+			 ('decision_tokens', 'ARRAY[[NULL, NULL]]::text[]', '2202E')) x(a, v, e);
+-- A good token of another version, and a token of another agent.
+INSERT INTO cases (grp, call, expected) VALUES
+	('record', 'rollout.record(''c-bot'', 2, decision_token => (rollout.route(''c-bot'', ''u'')).decision_token)', '22023'),
+	('record', 'rollout.record(''c-bot'', 1, decision_token => (rollout.route(''other-bot'', ''u'')).decision_token)', '22023'),
+	('record_batch', 'rollout.record_batch(''c-bot'', ARRAY[1, 2], decision_tokens => ARRAY[NULL, (rollout.route(''c-bot'', ''u'')).decision_token])', '22023');
 INSERT INTO cases (grp, call, expected) VALUES
 	('record_batch', 'rollout.record_batch(''c-bot'', NULL)', '22004'),
 	('record_batch', 'rollout.record_batch(''c-bot'', ARRAY[[1, 1], [1, 1]])', '2202E'),
@@ -170,6 +194,10 @@ SELECT 'record_shadow_pair', format('rollout.record_shadow_pair(''c-bot'', 1, 2,
 	   b.expected
 FROM unnest(ARRAY['production_latency_ms', 'shadow_latency_ms', 'production_cost', 'shadow_cost']) a(arg),
 	 (SELECT val, expected FROM bad_values WHERE arg = 'latency_ms') b;
+INSERT INTO cases (grp, call, expected)
+SELECT 'record_shadow_pair', format('rollout.record_shadow_pair(''c-bot'', 1, 2, decision_token => %s)', b.val),
+	   b.expected
+FROM bad_values b WHERE b.arg = 'decision_token';
 INSERT INTO cases (grp, call, expected)
 SELECT 'record_shadow_pair', 'rollout.record_shadow_pair(''c-bot'', ' || c, e FROM (VALUES
 	('NULL, 2)', '22004'), ('1, NULL)', '22004'), ('1, 99)', '42704'), ('99, 1)', '42704'),

@@ -30,7 +30,8 @@ SELECT state, stage, percent FROM rollout.rollouts WHERE agent = 'ops-bot' ORDER
 SELECT version FROM rollout.get_version('ops-bot');
 -- Rolling back a promotion puts the baseline back in production.
 SELECT rollout.rollback('ops-bot', 'customer complaints', at => '2026-02-01 11:00+00');
-SELECT state, drain_until - ended_at AS drain FROM rollout.rollouts WHERE agent = 'ops-bot' ORDER BY id DESC LIMIT 1;
+-- ended_at stays the promotion (10:25); the undo is stamped in watch_ended_at.
+SELECT state, ended_at, watch_ended_at, drain_until - watch_ended_at AS drain FROM rollout.rollouts WHERE agent = 'ops-bot' ORDER BY id DESC LIMIT 1;
 SELECT version FROM rollout.get_version('ops-bot');
 SELECT pg_temp.err($$SELECT rollout.rollback('ops-bot')$$);
 

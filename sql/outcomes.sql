@@ -205,8 +205,8 @@ SELECT count(*) AS actions FROM rollout.maintain_outcomes('2030-01-04 00:30:00+0
 SELECT count(*) AS old_row_left FROM rollout.outcomes WHERE agent = 'triage' AND at < '2000-01-01';
 
 -- Privileges: services record, readers read, nobody else writes.
-SELECT has_function_privilege('rollout_service', 'rollout.record(text, integer, text, boolean, float8, float8, float8, boolean, boolean, smallint, jsonb, boolean, timestamptz)', 'EXECUTE') AS service_records,
-       has_function_privilege('rollout_reader', 'rollout.record(text, integer, text, boolean, float8, float8, float8, boolean, boolean, smallint, jsonb, boolean, timestamptz)', 'EXECUTE') AS reader_records,
+SELECT has_function_privilege('rollout_service', 'rollout.record(text, integer, text, boolean, float8, float8, float8, boolean, boolean, smallint, jsonb, boolean, timestamptz, text)', 'EXECUTE') AS service_records,
+       has_function_privilege('rollout_reader', 'rollout.record(text, integer, text, boolean, float8, float8, float8, boolean, boolean, smallint, jsonb, boolean, timestamptz, text)', 'EXECUTE') AS reader_records,
        has_table_privilege('rollout_service', 'rollout.outcomes', 'INSERT') AS service_inserts_directly,
        has_table_privilege('rollout_reader', 'rollout.outcome_windows', 'SELECT') AS reader_reads,
        has_function_privilege('rollout_reader', 'rollout.refresh_aggregates(timestamptz)', 'EXECUTE') AS reader_refreshes,

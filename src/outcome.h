@@ -3,8 +3,9 @@
  * outcome.h
  *		Outcome recording: validation and the per-backend context cache.
  *
- * An outcome's rollout, stage and arm are derived from the agent's rollout
- * whose [started_at, ended_at) covers the outcome's time. The cache holds,
+ * An outcome's rollout, stage and arm come from the decision token route()
+ * returned for the request (outcome_decision.c) or, without one, from the
+ * agent's rollout whose [started_at, ended_at) covers the outcome's time. The cache holds,
  * per agent, the versions known to exist, the rollouts and the quality
  * scale; a relcache callback on rollout.rollouts, rollout.versions and
  * rollout.quality_scales marks it stale (src/outcome_cache.c).
@@ -52,6 +53,12 @@ typedef struct OutcomeContext
 /* outcome_cache.c */
 extern void OutcomeResolve(const char *agent, int32 version, TimestampTz at,
 						   int row, OutcomeContext *ctx);
+extern bool OutcomeResolveRollout(const char *agent, int32 version, int64 rollout_id,
+								  int row, OutcomeContext *ctx);
+
+/* outcome_decision.c */
+extern void OutcomeResolveToken(const char *agent, int32 version, bool shadow,
+								text *token, int row, OutcomeContext *ctx);
 
 /* outcome_service.c */
 extern void OutcomeRequireService(const char *agent);

@@ -249,13 +249,11 @@ CheckVersion(AgentEntry *entry, int32 version, int row)
 }
 
 /*
- * Validates agent and version and fills ctx with the rollout covering `at`
- * and the version's arm in it. The caller is connected to SPI. row > 0
- * prefixes error messages with the batch row number.
+ * Validates agent and version and returns the agent's loaded cache entry.
+ * The caller is connected to SPI.
  */
-void
-OutcomeResolve(const char *agent, int32 version, TimestampTz at, int row,
-			   OutcomeContext *ctx)
+static AgentEntry *
+ResolveAgent(const char *agent, int32 version, int row)
 {
 	AgentEntry *entry;
 	bool		found;
@@ -286,6 +284,43 @@ OutcomeResolve(const char *agent, int32 version, TimestampTz at, int row,
 	CheckVersion(entry, version, row);
 	if (!entry->loaded)
 		LoadAgent(entry);
+	return entry;
+}
+
+/* Sets ctx's arm to the arm of version in rollout r, if it is in one. */
+static void
+ArmOfVersion(const CachedRollout *r, int32 version, OutcomeContext *ctx)
+{
+	for (int k = 0; k < r->nvariants; k++)
+		if (r->variant_versions[k] == version)
+		{
+			ctx->in_arm = true;
+			strlcpy(ctx->arm, r->variant_names[k], OUTCOME_ARM_LEN);
+			return;
+		}
+	if (version == r->candidate)
+	{
+		ctx->in_arm = true;
+		strlcpy(ctx->arm, "candidate", OUTCOME_ARM_LEN);
+	}
+	else if (version == r->baseline)
+	{
+		ctx->in_arm = true;
+		strlcpy(ctx->arm, "stable", OUTCOME_ARM_LEN);
+	}
+}
+
+/*
+ * Validates agent and version and fills ctx with the rollout covering `at`
+ * and the version's arm in it (the time-based attribution, used without a
+ * decision token). The caller is connected to SPI. row > 0 prefixes error
+ * messages with the batch row number.
+ */
+void
+OutcomeResolve(const char *agent, int32 version, TimestampTz at, int row,
+			   OutcomeContext *ctx)
+{
+	AgentEntry *entry = ResolveAgent(agent, version, row);
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->quality_min = entry->quality_min;
@@ -299,25 +334,50 @@ OutcomeResolve(const char *agent, int32 version, TimestampTz at, int row,
 		ctx->has_rollout = true;
 		ctx->rollout_id = r->id;
 		ctx->stage = r->stage;
-		for (int k = 0; k < r->nvariants; k++)
-			if (r->variant_versions[k] == version)
-			{
-				ctx->in_arm = true;
-				strlcpy(ctx->arm, r->variant_names[k], OUTCOME_ARM_LEN);
-				return;
-			}
-		if (version == r->candidate)
-		{
-			ctx->in_arm = true;
-			strlcpy(ctx->arm, "candidate", OUTCOME_ARM_LEN);
-		}
-		else if (version == r->baseline)
-		{
-			ctx->in_arm = true;
-			strlcpy(ctx->arm, "stable", OUTCOME_ARM_LEN);
-		}
+		ArmOfVersion(r, version, ctx);
 		return;
 	}
+}
+
+/*
+ * Validates agent and version and fills ctx for an outcome served by
+ * rollout rollout_id (0: outside any rollout): the rollout, its current
+ * stage and the version's arm in it. Returns false when the agent has no
+ * such rollout, after reloading the agent once (a rollout that started since
+ * the cache was loaded). The caller is connected to SPI.
+ */
+bool
+OutcomeResolveRollout(const char *agent, int32 version, int64 rollout_id, int row,
+					  OutcomeContext *ctx)
+{
+	AgentEntry *entry = ResolveAgent(agent, version, row);
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->quality_min = entry->quality_min;
+	ctx->quality_max = entry->quality_max;
+	if (rollout_id == 0)
+		return true;
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		for (int i = 0; i < entry->nrollouts; i++)
+		{
+			CachedRollout *r = &entry->rollouts[i];
+
+			if (r->id != rollout_id)
+				continue;
+			ctx->has_rollout = true;
+			ctx->rollout_id = r->id;
+			ctx->stage = r->stage;
+			ArmOfVersion(r, version, ctx);
+			return true;
+		}
+		if (attempt == 0)
+		{
+			entry->loaded = false;
+			LoadAgent(entry);
+		}
+	}
+	return false;
 }
 
 /*

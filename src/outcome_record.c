@@ -4,7 +4,8 @@
  *		rollout.record() and the validation shared with the batch paths.
  *
  * record() validates its arguments, resolves rollout, stage and arm from
- * the per-backend cache (outcome_cache.c) and appends one row to the
+ * the decision token (outcome_decision.c) or, without one, from the
+ * per-backend cache (outcome_cache.c) and appends one row to the
  * partitioned table rollout.outcomes through a saved plan. It stores the
  * top-level transaction id with the row: rollout.refresh_aggregates()
  * folds rows by that id below the snapshot's xmin, so a row of a
@@ -301,7 +302,9 @@ OutcomeTime(FunctionCallInfo fcinfo, int n, int row)
 
 /*
  * rollout.record(agent, version, unit, success, quality, latency_ms, cost,
- * error, safety_flag, feedback, metrics, shadow, at): appends one outcome.
+ * error, safety_flag, feedback, metrics, shadow, at, decision_token):
+ * appends one outcome, attributed to the decision the token names, or
+ * without one to the rollout covering `at`.
  */
 Datum
 rollout_record(PG_FUNCTION_ARGS)
@@ -335,7 +338,11 @@ rollout_record(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	OutcomeRequireService(agent);
-	OutcomeResolve(agent, version, at, 0, &ctx);
+	if (PG_NARGS() > 13 && !PG_ARGISNULL(13))
+		OutcomeResolveToken(agent, version, !PG_ARGISNULL(11) && PG_GETARG_BOOL(11),
+							PG_GETARG_TEXT_PP(13), 0, &ctx);
+	else
+		OutcomeResolve(agent, version, at, 0, &ctx);
 	if (!PG_ARGISNULL(4))
 		OutcomeCheckQuality(agent, PG_GETARG_FLOAT8(4), &ctx, 0);
 
@@ -374,8 +381,9 @@ rollout_record(PG_FUNCTION_ARGS)
 
 /*
  * rollout._outcome_resolve(agent, version, quality, latency_ms, cost,
- * metrics, at, row): validates one row of a batch like record() does and
- * returns (rollout_id, stage, arm, in_arm, at). Errors name the row.
+ * metrics, at, row, decision_token, shadow): validates one row of a batch
+ * like record() does and returns (rollout_id, stage, arm, in_arm, at).
+ * Errors name the row.
  */
 Datum
 rollout_outcome_resolve(PG_FUNCTION_ARGS)
@@ -408,7 +416,11 @@ rollout_outcome_resolve(PG_FUNCTION_ARGS)
 		OutcomeCheckMetrics(PG_GETARG_JSONB_P(5), row);
 
 	SPI_connect();
-	OutcomeResolve(agent, version, at, row, &ctx);
+	if (PG_NARGS() > 8 && !PG_ARGISNULL(8))
+		OutcomeResolveToken(agent, version, PG_NARGS() > 9 && !PG_ARGISNULL(9) && PG_GETARG_BOOL(9),
+							PG_GETARG_TEXT_PP(8), row, &ctx);
+	else
+		OutcomeResolve(agent, version, at, row, &ctx);
 	SPI_finish();
 	if (!PG_ARGISNULL(2))
 		OutcomeCheckQuality(agent, PG_GETARG_FLOAT8(2), &ctx, row);

@@ -20,7 +20,9 @@
  *	   the A/B variant whose weight range holds the bucket; the shadow phase
  *	   serves stable;
  *	5. shadow, capability flags and judge sampling each use their own hash,
- *	   so they are independent of the arm split and of the version.
+ *	   so they are independent of the arm split and of the version;
+ *	6. the decision token names the rollout, stage, arm and version that
+ *	   served the request, for record() (route_token.c).
  *
  * Speed: the hot path reads no table, calls no catalog lookup and builds
  * no TupleDesc. The cache holds the blessed TupleDesc of rollout.decision
@@ -92,6 +94,7 @@ typedef struct Decision
 	const char *pin_note;
 	Datum		flags;
 	bool		write_intercept;
+	Datum		token;			/* decision token, or 0 for NULL */
 } Decision;
 
 /* A text argument as bytes and length, without copying. */
@@ -434,6 +437,52 @@ CheckPin(RouteAgent *a, const char *pin, const char *session, int32 *version,
 	return NULL;
 }
 
+/*
+ * The decision token of an arm of a rollout (r NULL: the production version
+ * outside any rollout), as a text datum. A token names no request, so it is
+ * signed once per cache load and kept with the rollout (route_token.c); 0
+ * when there is no secret to sign with.
+ */
+static Datum
+DecisionToken(RouteAgent *a, RouteRollout *r, const char *arm, RouteVersion *v)
+{
+	Datum	   *slot = NULL;
+	Datum		tmp = (Datum) 0;
+	char	   *made;
+
+	if (r == NULL)
+		slot = &a->token_production;
+	else if (strcmp(arm, "stable") == 0)
+		slot = &r->token_stable;
+	else
+	{
+		for (int i = 0; i < r->nvariants; i++)
+			if (strcmp(r->variants[i].name, arm) == 0)
+				slot = &r->variants[i].token;
+		if (slot == NULL && strcmp(arm, "candidate") == 0)
+			slot = &r->token_candidate;
+	}
+	if (slot == NULL)
+		slot = &tmp;
+	if (*slot == (Datum) 0)
+	{
+		made = RouteTokenMake(a->name, r ? r->id : 0, r ? r->stage : 0, v->version,
+							  r ? arm : "");
+		if (made == NULL)
+			return (Datum) 0;
+		if (slot != &tmp)
+		{
+			MemoryContext old = MemoryContextSwitchTo(RouteCacheMemory());
+
+			*slot = CStringGetTextDatum(made);
+			MemoryContextSwitchTo(old);
+		}
+		else
+			*slot = CStringGetTextDatum(made);
+	}
+	return *slot;
+}
+
 /* Forms the rollout.decision row from the cached datums and the request's. */
 static Datum
 DecisionTuple(Decision *d)
@@ -471,6 +520,9 @@ DecisionTuple(Decision *d)
 												  d->pin_note ? d->pin_note : ""));
 	values[16] = d->flags ? d->flags : c->empty_flags;
 	values[17] = BoolGetDatum(d->write_intercept);
+	/* Read only when the type has the column (not a 0.2.0 schema). */
+	values[18] = d->token;
+	nulls[18] = d->token == (Datum) 0;
 	return HeapTupleGetDatum(heap_form_tuple(c->decision_desc, values, nulls));
 }
 
@@ -496,6 +548,7 @@ RouteWithoutRollout(RouteAgent *a, const char *agent, RouteArg unit, const char 
 		d.judge = JudgeSample(p, unit, session, request);
 		d.reason = p->promoted ? "pinned (draining after promotion)" :
 			"pinned (draining after rollback)";
+		d.token = DecisionToken(a, p, arm, d.version);
 		RouteExposureCount(p->id, arm);
 	}
 	else
@@ -510,6 +563,7 @@ RouteWithoutRollout(RouteAgent *a, const char *agent, RouteArg unit, const char 
 		d.arm = "stable";
 		d.reason = "no rollout";
 		d.reason_datum = RouteCacheConstants()->reason_no_rollout;
+		d.token = DecisionToken(a, NULL, "stable", d.version);
 	}
 	return DecisionTuple(&d);
 }
@@ -673,6 +727,7 @@ rollout_route(PG_FUNCTION_ARGS)
 	}
 
 	d.flags = FlagsJsonb(r, &key);
+	d.token = DecisionToken(a, r, d.arm, d.version);
 	RouteExposureCount(r->id, d.arm);
 	return DecisionTuple(&d);
 }

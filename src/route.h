@@ -38,8 +38,12 @@ typedef enum RouteStickiness
 /* Columns of rollout.decision that a version fills (agent .. params). */
 #define ROUTE_VERSION_NATTS 9
 
-/* Columns of rollout.decision in all. */
-#define ROUTE_DECISION_NATTS 18
+/* Columns of rollout.decision in all (0.2.0 schemas lack decision_token). */
+#define ROUTE_DECISION_NATTS 19
+#define ROUTE_DECISION_NATTS_0_2 18
+
+/* Longest decision token record() accepts, in bytes. */
+#define ROUTE_TOKEN_MAX_LEN 256
 
 /*
  * The content of one version, as the decision returns it: the first
@@ -72,6 +76,7 @@ typedef struct RouteVariant
 	Datum		name_datum;		/* text, the arm column */
 	RouteVersion *version;
 	int			upper_bp;
+	Datum		token;			/* decision token of this arm, 0 until made */
 } RouteVariant;
 
 /* One capability flag with its own share of the candidate arm. */
@@ -112,6 +117,8 @@ typedef struct RouteRollout
 	char	   *percent_text;	/* e.g. "5" or "12.5", for reasons */
 	char	   *reason;			/* strategy reason, e.g. "canary 5%" */
 	Datum		reason_datum;	/* the same as text */
+	Datum		token_stable;	/* decision tokens of the arms, 0 until made */
+	Datum		token_candidate;
 	/* Set when the row cannot be served; route() raises it for this agent. */
 	char	   *error_msg;
 	char	   *error_detail;
@@ -122,6 +129,7 @@ typedef struct RouteAgent
 {
 	char		name[ROUTE_NAME_LEN];	/* hash key */
 	RouteVersion *production;	/* NULL when the label is not set */
+	Datum		token_production;	/* decision token outside a rollout, 0 until made */
 	RouteRollout *active;		/* NULL outside a rollout */
 	int			nfinal;
 	RouteRollout **final;		/* ended rollouts whose drain may still run */
@@ -143,8 +151,18 @@ typedef struct RouteConstants
 /* route.c */
 extern void RoutePrepareRollout(RouteRollout *r);
 
+/* What a decision token names (route_token.c). */
+typedef struct RouteToken
+{
+	int64		rollout_id;		/* 0: served outside any rollout */
+	int32		stage;
+	int32		version;
+	char		arm[ROUTE_NAME_LEN];	/* "" outside a rollout */
+} RouteToken;
+
 /* route_cache.c */
 extern RouteAgent *RouteCacheLookup(const char *agent);
+extern MemoryContext RouteCacheMemory(void);
 extern const uint8 *RouteCacheSecret(void);
 extern uint64 RouteCacheGeneration(void);
 extern const RouteConstants *RouteCacheConstants(void);
@@ -161,6 +179,14 @@ extern bool RoutePinParse(const char *token, int64 *rollout_id, int32 *version,
 						  int64 *issued, char *mac_hex);
 extern bool RoutePinVerify(const char *token, const char *agent, const char *session);
 extern void RoutePinRemember(const char *token, const char *agent, const char *session);
+extern bool RoutePinKnown(const char *token, const char *agent, const char *session);
+extern bool RouteHmac(const uint8 *msg, size_t len, uint8 *mac);
+
+/* route_token.c */
+extern char *RouteTokenMake(const char *agent, int64 rollout_id, int32 stage,
+							int32 version, const char *arm);
+extern bool RouteTokenParse(const char *token, size_t len, RouteToken *t);
+extern bool RouteTokenVerify(const char *token, const char *agent, const RouteToken *t);
 
 /* route_shmem.c */
 extern void RouteShmemRegister(void);

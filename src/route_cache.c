@@ -16,6 +16,9 @@
  * at commit (dropped on abort) and replayed on hot standbys. A relcache
  * callback registered once per backend marks the cache stale when one of
  * the watched tables (or everything) is invalidated. The next call reloads.
+ * The committing backend sends the message after its commit became visible,
+ * so a route() that starts in that short gap may still serve the old state;
+ * every transaction that starts after the COMMIT returned serves the new one.
  *
  * The loader reads with the latest snapshot (not the transaction's), so a
  * reload inside a REPEATABLE READ transaction cannot cache state older than
@@ -188,6 +191,7 @@ AgentEntry(const char *name, bool create)
 	if (create && !found)
 	{
 		a->production = NULL;
+		a->token_production = (Datum) 0;
 		a->active = NULL;
 		a->nfinal = 0;
 		a->final = NULL;
@@ -455,7 +459,8 @@ LoadConstants(void)
 	MemoryContext old = MemoryContextSwitchTo(cache_context);
 	TupleDesc	desc = lookup_rowtype_tupdesc_copy(decision_type, -1);
 
-	if (desc->natts != ROUTE_DECISION_NATTS)
+	/* A 0.2.0 schema (before ALTER EXTENSION UPDATE) has no decision_token. */
+	if (desc->natts != ROUTE_DECISION_NATTS && desc->natts != ROUTE_DECISION_NATTS_0_2)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("type rollout.decision has %d attributes, expected %d",
@@ -574,6 +579,13 @@ RouteCacheGeneration(void)
 	return cache_generation;
 }
 
+/* The memory context of the current cache load (things made lazily for it). */
+MemoryContext
+RouteCacheMemory(void)
+{
+	return cache_context;
+}
+
 /* The pin secret of the current cache, or NULL when none is set. */
 const uint8 *
 RouteCacheSecret(void)
@@ -584,8 +596,10 @@ RouteCacheSecret(void)
 /*
  * rollout._route_invalidate(): statement trigger on the state tables. Queues
  * a relcache invalidation of the table; it is sent at commit (and replayed
- * on standbys), so every backend's cache goes stale exactly when the change
- * becomes visible.
+ * on standbys). PostgreSQL makes a commit visible to new snapshots a moment
+ * before it sends the invalidation, so the promise is: every statement (in
+ * a new transaction) that starts after the COMMIT returned sees the change
+ * (docs/routing.md, "Cache and freshness").
  */
 Datum
 rollout_route_invalidate(PG_FUNCTION_ARGS)

@@ -74,7 +74,8 @@ HmacOnce(pg_hmac_ctx *ctx, const uint8 *key, const uint8 *msg, size_t len, uint8
 }
 
 /*
- * HMAC-SHA256 of msg under the pin secret. The context lives as long as the
+ * HMAC-SHA256 of msg under the pin secret (pins and decision tokens,
+ * route_token.c, with distinct message prefixes). The context lives as long as the
  * backend (under a private resource owner, so transaction ends leave it
  * alone). After each cache load it is keyed once; later calls re-initialise
  * it without the key, which OpenSSL's HMAC_Init_ex turns into a copy of the
@@ -82,8 +83,8 @@ HmacOnce(pg_hmac_ctx *ctx, const uint8 *key, const uint8 *msg, size_t len, uint8
  * implementation behind pg_hmac does that is checked on a probe message
  * against a freshly keyed MAC; if not, every call passes the key.
  */
-static bool
-PinHmac(const uint8 *msg, size_t len, uint8 *mac)
+bool
+RouteHmac(const uint8 *msg, size_t len, uint8 *mac)
 {
 	static const uint8 probe[] = "pg_rollout-pin-probe";
 	const uint8 *secret = RouteCacheSecret();
@@ -139,7 +140,7 @@ PinMac(const char *agent, const char *session, int64 rollout_id, int32 version,
 		len = strlen(msg);
 	}
 #undef PIN_MESSAGE_ARGS
-	if (!PinHmac((const uint8 *) msg, len, mac))
+	if (!RouteHmac((const uint8 *) msg, len, mac))
 		return false;
 	hex_encode((const char *) mac, PIN_MAC_BYTES, hex_out);
 	hex_out[PIN_MAC_BYTES * 2] = '\0';
@@ -162,9 +163,12 @@ PinTriple(const char *token, const char *agent, const char *session, char *buf)
 	return (int) (la + ls + lt);
 }
 
-/* Whether the triple is in the table of pins checked under this cache load. */
-static bool
-PinCacheHit(const char *token, const char *agent, const char *session)
+/*
+ * Whether the triple is in the table of tokens checked under this cache
+ * load (pins, and decision tokens with an empty session).
+ */
+bool
+RoutePinKnown(const char *token, const char *agent, const char *session)
 {
 	char		buf[PIN_CACHE_MAX_TRIPLE];
 	int			len = PinTriple(token, agent, session, buf);
@@ -287,7 +291,7 @@ RoutePinVerify(const char *token, const char *agent, const char *session)
 
 	if (!RoutePinParse(token, &rollout_id, &version, &issued, given))
 		return false;
-	if (PinCacheHit(token, agent, session))
+	if (RoutePinKnown(token, agent, session))
 		return true;
 	if (!PinMac(agent, session, rollout_id, version, issued, expected))
 		return false;

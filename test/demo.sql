@@ -69,7 +69,9 @@ SELECT rollout.create_version('support-bot',
          params => '{"temperature": 0.2}',
          note => 'article ids in citations') AS v3 \gset
 
--- The traffic simulator: each request is routed, served, and its outcome recorded.
+-- The traffic simulator: each request is routed, served, and its outcome
+-- recorded with the decision_token of its decision, so it counts for the
+-- rollout, stage and arm that served it even when tick() moved on meanwhile.
 CREATE PROCEDURE pg_temp.traffic(p_start timestamptz, p_hours integer, p_rates jsonb,
 								  p_errors jsonb DEFAULT '{}')
 LANGUAGE plpgsql AS $$
@@ -94,7 +96,8 @@ BEGIN
 				cost => 0.002 + random() * 0.002,
 				error => random() < v_err,
 				safety_flag => random() < 0.001,
-				at => v_at + make_interval(secs => i * 0.29));
+				at => v_at + make_interval(secs => i * 0.29),
+				decision_token => d.decision_token);
 		END LOOP;
 		COMMIT;
 		PERFORM rollout.tick(v_at + interval '5 minutes');

@@ -3,7 +3,9 @@
 //
 // Per request: one query asks the database which version of the agent
 // serves this user (rollout.route), the service runs that version (prompt,
-// model, tools), and one query records the outcome (rollout.record). When
+// model, tools), and one query records the outcome (rollout.record) with the
+// decision_token route() returned, so the outcome counts for the rollout,
+// stage and arm that served it even if the rollout moved meanwhile. When
 // the decision names a shadow version, the service also runs it, discards
 // its answer, intercepts its writes if told to, and records it as a shadow
 // outcome.
@@ -33,12 +35,12 @@ import (
 )
 
 const routeSQL = `SELECT version, arm, model, system_prompt, tools, params, shadow_version,
-       write_intercept, judge_sample, pin, reason
+       write_intercept, judge_sample, pin, reason, decision_token
   FROM rollout.route($1, $2, session => $3, pin => $4)`
 
-// Adding the decision token (issue 12) later is one more named argument here.
+// decision_token: the outcome counts for the decision that served the request.
 const recordSQL = `SELECT rollout.record($1, $2, $3, success => $4, quality => $5,
-       latency_ms => $6, error => $7, shadow => $8)`
+       latency_ms => $6, error => $7, shadow => $8, decision_token => $9)`
 
 const versionSQL = `SELECT model, system_prompt, tools, params FROM rollout.get_version($1, $2)`
 
@@ -55,6 +57,7 @@ type decision struct {
 	JudgeSample    *bool
 	Pin            *string
 	Reason         *string
+	DecisionToken  *string
 }
 
 // outcome is what a model call produced.
@@ -139,7 +142,7 @@ func main() {
 		var d decision
 		if err := conn.QueryRow(ctx, route, agent, unit, session, pin).Scan(&d.Version, &d.Arm, &d.Model,
 			&d.SystemPrompt, &d.Tools, &d.Params, &d.ShadowVersion, &d.WriteIntercept, &d.JudgeSample,
-			&d.Pin, &d.Reason); err != nil {
+			&d.Pin, &d.Reason, &d.DecisionToken); err != nil {
 			fail(err)
 		}
 		if d.Pin != nil {
@@ -153,7 +156,7 @@ func main() {
 			quality = &q
 		}
 		if _, err := conn.Exec(ctx, record, agent, d.Version, unit, out.Success, quality,
-			out.LatencyMs, out.Error, false); err != nil {
+			out.LatencyMs, out.Error, false, d.DecisionToken); err != nil {
 			fail(err)
 		}
 
@@ -168,7 +171,7 @@ func main() {
 			dry := d.WriteIntercept == nil || *d.WriteIntercept
 			s := callModel(model, prompt, tools, params, request, dry)
 			if _, err := conn.Exec(ctx, record, agent, *d.ShadowVersion, unit, s.Success, nil,
-				s.LatencyMs, s.Error, true); err != nil {
+				s.LatencyMs, s.Error, true, d.DecisionToken); err != nil {
 				fail(err)
 			}
 		}

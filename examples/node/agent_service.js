@@ -3,7 +3,9 @@
 //
 // Per request: one query asks the database which version of the agent
 // serves this user (rollout.route), the service runs that version (prompt,
-// model, tools), and one query records the outcome (rollout.record). When
+// model, tools), and one query records the outcome (rollout.record) with the
+// decision_token route() returned, so the outcome counts for the rollout,
+// stage and arm that served it even if the rollout moved meanwhile. When
 // the decision names a shadow version, the service also runs it, discards
 // its answer, intercepts its writes if told to, and records it as a shadow
 // outcome.
@@ -19,12 +21,12 @@
 const { Client } = require('pg');
 
 const ROUTE = `SELECT version, arm, model, system_prompt, tools, params, shadow_version,
-       write_intercept, judge_sample, pin, reason
+       write_intercept, judge_sample, pin, reason, decision_token
   FROM rollout.route($1, $2, session => $3, pin => $4)`;
 
-// Adding the decision token (issue 12) later is one more named argument here.
+// decision_token: the outcome counts for the decision that served the request.
 const RECORD = `SELECT rollout.record($1, $2, $3, success => $4, quality => $5,
-       latency_ms => $6, error => $7, shadow => $8)`;
+       latency_ms => $6, error => $7, shadow => $8, decision_token => $9)`;
 
 const VERSION = 'SELECT model, system_prompt, tools, params FROM rollout.get_version($1, $2)';
 
@@ -68,7 +70,7 @@ async function main() {
     const out = callModel(d.model, d.system_prompt, d.tools, d.params, request, false);
     const quality = d.judge_sample ? judge(out.answer) : null;
     await client.query(q('record', RECORD, [agent, d.version, unit, out.success, quality,
-                                            out.latencyMs, out.error, false]));
+                                            out.latencyMs, out.error, false, d.decision_token]));
 
     if (d.shadow_version !== null) {
       // Run the shadow version on the same request; its answer is discarded.
@@ -76,7 +78,8 @@ async function main() {
       const shadowOut = callModel(s.model, s.system_prompt, s.tools, s.params, request,
                                   d.write_intercept !== false);
       await client.query(q('record', RECORD, [agent, d.shadow_version, unit, shadowOut.success, null,
-                                              shadowOut.latencyMs, shadowOut.error, true]));
+                                              shadowOut.latencyMs, shadowOut.error, true,
+                                              d.decision_token]));
     }
   }
   await client.end();

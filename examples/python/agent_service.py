@@ -3,7 +3,9 @@
 
 Per request: one query asks the database which version of the agent serves
 this user (rollout.route), the service runs that version (prompt, model,
-tools), and one query records the outcome (rollout.record). When the
+tools), and one query records the outcome (rollout.record) with the
+decision_token route() returned, so the outcome counts for the rollout, stage
+and arm that served it even if the rollout moved meanwhile. When the
 decision names a shadow version, the service also runs it, discards its
 answer, intercepts its writes if told to, and records it as a shadow outcome.
 
@@ -23,14 +25,14 @@ import time
 import psycopg
 
 ROUTE = """SELECT version, arm, model, system_prompt, tools, params, shadow_version,
-                  write_intercept, judge_sample, pin, reason
+                  write_intercept, judge_sample, pin, reason, decision_token
              FROM rollout.route(%(agent)s, %(unit)s, session => %(session)s, pin => %(pin)s)"""
 
-# Adding the decision token (issue 12) later is one more named argument here.
+# decision_token: the outcome counts for the decision that served the request.
 RECORD = """SELECT rollout.record(%(agent)s, %(version)s, %(unit)s,
                                   success => %(success)s, quality => %(quality)s,
                                   latency_ms => %(latency_ms)s, error => %(error)s,
-                                  shadow => %(shadow)s)"""
+                                  shadow => %(shadow)s, decision_token => %(token)s)"""
 
 
 def call_model(model, system_prompt, tools, params, request, dry_run_writes):
@@ -63,7 +65,7 @@ def main():
         d = conn.execute(ROUTE, {"agent": agent, "unit": unit, "session": session,
                                  "pin": pins.get(session)}).fetchone()
         (version, arm, model, system_prompt, tools, params, shadow_version,
-         write_intercept, judge_sample, pin, reason) = d
+         write_intercept, judge_sample, pin, reason, token) = d
         if pin is not None:
             pins[session] = pin  # the next turn of this session keeps its version
 
@@ -72,7 +74,7 @@ def main():
         conn.execute(RECORD, {"agent": agent, "version": version, "unit": unit,
                               "success": out["success"], "quality": quality,
                               "latency_ms": out["latency_ms"], "error": out["error"],
-                              "shadow": False})
+                              "shadow": False, "token": token})
 
         if shadow_version is not None:
             # Run the shadow version on the same request; its answer is discarded.
@@ -82,7 +84,8 @@ def main():
             conn.execute(RECORD, {"agent": agent, "version": shadow_version, "unit": unit,
                                   "success": shadow_out["success"], "quality": None,
                                   "latency_ms": shadow_out["latency_ms"],
-                                  "error": shadow_out["error"], "shadow": True})
+                                  "error": shadow_out["error"], "shadow": True,
+                                  "token": token})
     conn.close()
     print(json.dumps({"client": "python", "agent": agent, "requests": n}))
 

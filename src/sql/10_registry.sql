@@ -387,6 +387,17 @@ BEGIN
 	IF v_old IS NOT DISTINCT FROM version THEN
 		RETURN;
 	END IF;
+	-- During a rollout, production is its baseline: moving it would change
+	-- what the stable arm serves under the gates' feet. (The lifecycle
+	-- moves it itself once the rollout has ended: promotion, undo.)
+	IF label = 'production' AND EXISTS (SELECT 1 FROM rollout.rollouts x
+										WHERE x.agent = set_label.agent
+										  AND rollout.is_active_state(x.state)) THEN
+		RAISE EXCEPTION 'agent "%" has an active rollout; its production label cannot move', agent
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('Production is version %s, the baseline of the active rollout.', v_old),
+				  HINT = 'Finish the rollout first (rollout.promote() or rollout.rollback()), or use rollout.deploy_now(), which ends it and moves production in one audited step.';
+	END IF;
 	INSERT INTO rollout.labels AS l (agent, label, version)
 		VALUES (agent, label, version)
 		ON CONFLICT ON CONSTRAINT labels_pkey DO UPDATE

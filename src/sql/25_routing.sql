@@ -23,7 +23,10 @@ CREATE TYPE rollout.decision AS (
 	-- Capability flags of the rollout: name -> drawn for this request.
 	flags			jsonb,
 	-- Whether the caller must intercept the writes of the shadow run.
-	write_intercept	boolean
+	write_intercept	boolean,
+	-- Opaque, signed identity of this decision (rollout, stage, arm,
+	-- version); pass it to record() so the outcome counts for it.
+	decision_token	text
 );
 
 -- 32 bytes from the server's strong random source.

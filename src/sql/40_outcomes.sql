@@ -179,7 +179,9 @@ CREATE TABLE rollout.outcome_staging (
 	shadow		boolean NOT NULL DEFAULT false,
 	at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	-- Set by a trigger to the login that staged the row.
-	author		text NOT NULL DEFAULT session_user
+	author		text NOT NULL DEFAULT session_user,
+	-- The decision_token route() returned for the request, if any.
+	decision_token text
 );
 
 -- Rows that could not be folded or drained, with the error: refresh_aggregates()
@@ -291,12 +293,15 @@ CREATE AGGREGATE rollout.metric_stats_agg(jsonb) (
 -- Recording
 
 -- One outcome (src/outcome_record.c). Called per request by services.
+-- decision_token (from route()) attributes it to the decision that served
+-- the request; without it, to the rollout covering `at`.
 CREATE FUNCTION rollout.record(agent text, version integer, unit text DEFAULT NULL,
 							   success boolean DEFAULT NULL, quality float8 DEFAULT NULL,
 							   latency_ms float8 DEFAULT NULL, cost float8 DEFAULT NULL,
 							   error boolean DEFAULT false, safety_flag boolean DEFAULT false,
 							   feedback smallint DEFAULT NULL, metrics jsonb DEFAULT '{}',
-							   shadow boolean DEFAULT false, at timestamptz DEFAULT pg_catalog.now())
+							   shadow boolean DEFAULT false, at timestamptz DEFAULT pg_catalog.now(),
+							   decision_token text DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'rollout_record'
 LANGUAGE C VOLATILE SECURITY DEFINER
@@ -306,6 +311,8 @@ SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION rollout._outcome_resolve(agent text, version integer, quality float8,
 										 latency_ms float8, cost float8, metrics jsonb,
 										 at timestamptz, row_number integer,
+										 decision_token text DEFAULT NULL,
+										 shadow boolean DEFAULT false,
 										 OUT rollout_id bigint, OUT stage integer,
 										 OUT arm text, OUT in_arm boolean, OUT at timestamptz)
 AS 'MODULE_PATHNAME', 'rollout_outcome_resolve'
@@ -363,12 +370,14 @@ END
 $$;
 
 -- A batch of one agent's outcomes as parallel arrays; all rows or none.
+-- decision_tokens[i] attributes row i to the decision that served it.
 CREATE FUNCTION rollout.record_batch(agent text, versions integer[], units text[] DEFAULT NULL,
 									 successes boolean[] DEFAULT NULL, qualities float8[] DEFAULT NULL,
 									 latencies_ms float8[] DEFAULT NULL, costs float8[] DEFAULT NULL,
 									 errors boolean[] DEFAULT NULL, safety_flags boolean[] DEFAULT NULL,
 									 feedbacks smallint[] DEFAULT NULL, metrics jsonb[] DEFAULT NULL,
-									 shadows boolean[] DEFAULT NULL, ats timestamptz[] DEFAULT NULL)
+									 shadows boolean[] DEFAULT NULL, ats timestamptz[] DEFAULT NULL,
+									 decision_tokens text[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -393,7 +402,8 @@ BEGIN
 			rollout._check_batch_length(cardinality(feedbacks), n, 'feedbacks'),
 			rollout._check_batch_length(cardinality(metrics), n, 'metrics'),
 			rollout._check_batch_length(cardinality(shadows), n, 'shadows'),
-			rollout._check_batch_length(cardinality(ats), n, 'ats');
+			rollout._check_batch_length(cardinality(ats), n, 'ats'),
+			rollout._check_batch_length(cardinality(decision_tokens), n, 'decision_tokens');
 	PERFORM rollout._check_batch_dims(array_ndims(versions), 'versions'),
 			rollout._check_batch_dims(array_ndims(units), 'units'),
 			rollout._check_batch_dims(array_ndims(successes), 'successes'),
@@ -405,7 +415,8 @@ BEGIN
 			rollout._check_batch_dims(array_ndims(feedbacks), 'feedbacks'),
 			rollout._check_batch_dims(array_ndims(metrics), 'metrics'),
 			rollout._check_batch_dims(array_ndims(shadows), 'shadows'),
-			rollout._check_batch_dims(array_ndims(ats), 'ats');
+			rollout._check_batch_dims(array_ndims(ats), 'ats'),
+			rollout._check_batch_dims(array_ndims(decision_tokens), 'decision_tokens');
 	SELECT min(u.i) INTO long_unit FROM unnest(units) WITH ORDINALITY AS u(x, i)
 	WHERE octet_length(u.x) > 1024;
 	IF long_unit IS NOT NULL THEN
@@ -420,11 +431,12 @@ BEGIN
 		   coalesce(b.sh, false), b.u, b.s, b.q, b.l, b.c, coalesce(b.e, false),
 		   coalesce(b.sf, false), b.f, coalesce(b.m, '{}')
 	FROM unnest(versions, units, successes, qualities, latencies_ms, costs, errors,
-				safety_flags, feedbacks, metrics, shadows, ats)
-			WITH ORDINALITY AS b(v, u, s, q, l, c, e, sf, f, m, sh, t, ord)
+				safety_flags, feedbacks, metrics, shadows, ats, decision_tokens)
+			WITH ORDINALITY AS b(v, u, s, q, l, c, e, sf, f, m, sh, t, tok, ord)
 		CROSS JOIN LATERAL rollout._outcome_resolve(agent, b.v, b.q, b.l, b.c, b.m,
 													coalesce(b.t, pg_catalog.now()),
-													b.ord::integer) c
+													b.ord::integer, b.tok,
+													coalesce(b.sh, false)) c
 	ORDER BY b.ord;
 	GET DIAGNOSTICS inserted = ROW_COUNT;
 	RETURN inserted;
@@ -457,7 +469,8 @@ BEGIN
 				   o.error, o.safety_flag, o.feedback, o.metrics, o.author
 			FROM o CROSS JOIN LATERAL rollout._outcome_resolve(o.agent, o.version, o.quality,
 															   o.latency_ms, o.cost, o.metrics,
-															   o.at, o.pos::integer) c
+															   o.at, o.pos::integer,
+															   o.decision_token, o.shadow) c
 			WHERE octet_length(o.unit) <= 1024 OR o.unit IS NULL
 			   OR rollout._raise_long_unit(o.pos)
 			ORDER BY o.pos
@@ -479,7 +492,7 @@ BEGIN
 				   c.arm, c.in_arm, s.shadow, s.unit, s.success, s.quality, s.latency_ms, s.cost,
 				   s.error, s.safety_flag, s.feedback, s.metrics, s.author
 			FROM rollout._outcome_resolve(s.agent, s.version, s.quality, s.latency_ms, s.cost,
-										  s.metrics, s.at, 0) c;
+										  s.metrics, s.at, 0, s.decision_token, s.shadow) c;
 			moved := moved + 1;
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
@@ -528,7 +541,8 @@ END
 $$;
 
 -- A production/shadow pair. similarity is the caller's score, or the cosine
--- of the two embeddings; returns the similarity stored.
+-- of the two embeddings; returns the similarity stored. decision_token is
+-- the one route() returned for the production request.
 CREATE FUNCTION rollout.record_shadow_pair(agent text, production_version integer,
 										   shadow_version integer, unit text DEFAULT NULL,
 										   similarity float8 DEFAULT NULL,
@@ -539,7 +553,8 @@ CREATE FUNCTION rollout.record_shadow_pair(agent text, production_version intege
 										   shadow_latency_ms float8 DEFAULT NULL,
 										   production_cost float8 DEFAULT NULL,
 										   shadow_cost float8 DEFAULT NULL,
-										   at timestamptz DEFAULT pg_catalog.now())
+										   at timestamptz DEFAULT pg_catalog.now(),
+										   decision_token text DEFAULT NULL)
 RETURNS float8
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -579,10 +594,12 @@ BEGIN
 				  DETAIL = pg_catalog.format('The value given was %s.', sim);
 	END IF;
 	PERFORM rollout._require_service(agent);
-	-- Validates agent, both versions and time; the rollout comes from production's.
+	-- Validates agent, both versions and time; the rollout comes from the
+	-- decision that served the production version (its token), else from
+	-- production's rollout at `at`.
 	PERFORM rollout._outcome_resolve(agent, shadow_version, NULL, NULL, NULL, NULL, at, 0);
 	SELECT * INTO ctx FROM rollout._outcome_resolve(agent, production_version, NULL, NULL, NULL,
-												   NULL, at, 0);
+												   NULL, at, 0, decision_token, false);
 	INSERT INTO rollout.shadow_pairs (txid, at, agent, rollout_id, stage, production_version,
 									  shadow_version, unit, similarity, decisions_agree,
 									  production_latency_ms, shadow_latency_ms,

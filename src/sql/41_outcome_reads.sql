@@ -162,16 +162,16 @@ CREATE VIEW rollout.comparison AS
 -- Privileges
 
 REVOKE ALL ON FUNCTION rollout.record(text, integer, text, boolean, float8, float8, float8, boolean,
-									  boolean, smallint, jsonb, boolean, timestamptz) FROM PUBLIC;
+									  boolean, smallint, jsonb, boolean, timestamptz, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rollout.record_batch(text, integer[], text[], boolean[], float8[], float8[],
 											float8[], boolean[], boolean[], smallint[], jsonb[],
-											boolean[], timestamptz[]) FROM PUBLIC;
+											boolean[], timestamptz[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rollout.record_shadow_pair(text, integer, integer, text, float8, float4[],
 												  float4[], boolean, float8, float8, float8,
-												  float8, timestamptz) FROM PUBLIC;
+												  float8, timestamptz, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rollout.drain_outcome_staging() FROM PUBLIC;
 REVOKE ALL ON FUNCTION rollout._outcome_resolve(text, integer, float8, float8, float8, jsonb,
-												timestamptz, integer) FROM PUBLIC;
+												timestamptz, integer, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rollout.outcome_context(text, integer, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rollout.refresh_aggregates(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rollout.maintain_outcomes(timestamptz) FROM PUBLIC;
@@ -181,13 +181,13 @@ REVOKE ALL ON FUNCTION rollout.arm_values(bigint, text, text, timestamptz, times
 REVOKE ALL ON FUNCTION rollout.compare(bigint) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION rollout.record(text, integer, text, boolean, float8, float8, float8, boolean,
-										 boolean, smallint, jsonb, boolean, timestamptz) TO rollout_service;
+										 boolean, smallint, jsonb, boolean, timestamptz, text) TO rollout_service;
 GRANT EXECUTE ON FUNCTION rollout.record_batch(text, integer[], text[], boolean[], float8[], float8[],
 											   float8[], boolean[], boolean[], smallint[], jsonb[],
-											   boolean[], timestamptz[]) TO rollout_service;
+											   boolean[], timestamptz[], text[]) TO rollout_service;
 GRANT EXECUTE ON FUNCTION rollout.record_shadow_pair(text, integer, integer, text, float8, float4[],
 													 float4[], boolean, float8, float8, float8,
-													 float8, timestamptz) TO rollout_service;
+													 float8, timestamptz, text) TO rollout_service;
 GRANT EXECUTE ON FUNCTION rollout.drain_outcome_staging() TO rollout_service, rollout_operator;
 GRANT INSERT ON rollout.outcome_staging TO rollout_service;
 GRANT USAGE ON SEQUENCE rollout.outcome_staging_id_seq TO rollout_service;

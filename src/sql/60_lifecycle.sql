@@ -116,7 +116,10 @@ BEGIN
 END
 $$;
 
--- The active rollout of an agent, locked; raises when there is none.
+-- The active rollout of an agent, locked; raises when there is none. The
+-- agent row is locked first, as by every function that moves a label or a
+-- rollout (start, rollback, deploy_now, set_label, tick): one lock order,
+-- and each one's checks read what the previous holder committed.
 CREATE FUNCTION rollout._active_rollout(p_agent text) RETURNS rollout.rollouts
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -124,7 +127,7 @@ AS $$
 DECLARE
 	r rollout.rollouts;
 BEGIN
-	PERFORM rollout._require_agent(p_agent);
+	PERFORM rollout._require_agent(p_agent, true);
 	SELECT * INTO r FROM rollout.rollouts
 		WHERE agent = p_agent AND rollout.is_active_state(state)
 		FOR UPDATE;
@@ -453,6 +456,10 @@ END
 $$;
 
 -- Ends a locked rollout as rolled back; production stays on the baseline.
+-- Undoing a promotion leaves the rollout's interval [started_at, ended_at)
+-- as it was (ended_at is the promotion) and stamps the end of the
+-- post-promotion watch in watch_ended_at, so no outcome's attribution
+-- changes after the fact.
 CREATE FUNCTION rollout._finish_rollback(r rollout.rollouts, p_safety boolean, p_action text,
 										 p_reason text, p_at timestamptz)
 RETURNS void
@@ -461,7 +468,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	UPDATE rollout.rollouts SET state = 'rolled_back', percent = 0, shadow_percent = 0,
-		ended_at = p_at, paused_from = NULL,
+		ended_at = CASE WHEN r.state = 'promoted' THEN r.ended_at ELSE p_at END,
+		watch_ended_at = CASE WHEN r.state = 'promoted' THEN p_at END,
+		paused_from = NULL,
 		drain_skipped = p_safety,
 		drain_until = CASE WHEN p_safety OR NOT r.pinning THEN p_at ELSE p_at + r.drain END
 		WHERE id = r.id;
@@ -484,9 +493,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	r rollout.rollouts;
+	v_production integer;
 BEGIN
 	at := rollout._lifecycle_at(at);
-	PERFORM rollout._require_agent(agent);
+	-- The agent lock first: a concurrent start() or deploy_now() either
+	-- committed before (and the checks below see it) or waits for us.
+	PERFORM rollout._require_agent(agent, true);
 	-- The active rollout, or else the latest promoted one (undo a promotion).
 	SELECT * INTO r FROM rollout.rollouts x
 		WHERE x.agent = rollback.agent AND (rollout.is_active_state(x.state) OR x.state = 'promoted')
@@ -502,6 +514,20 @@ BEGIN
 		RAISE EXCEPTION 'agent "%" has no rollout to roll back', agent
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = 'Its latest rollout has already ended.';
+	END IF;
+	-- Undoing a promotion puts the baseline back only while production
+	-- still serves that rollout's candidate: after deploy_now() or a manual
+	-- set_label() it would silently discard the newer version.
+	IF r.state = 'promoted' THEN
+		SELECT l.version INTO v_production FROM rollout.labels l
+			WHERE l.agent = rollback.agent AND l.label = 'production';
+		IF v_production IS DISTINCT FROM r.candidate THEN
+			RAISE EXCEPTION 'production of agent "%" no longer serves the candidate of rollout %', agent, r.id
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  DETAIL = pg_catalog.format('Rollout %s promoted version %s, but production is version %s now; rolling back would replace it with version %s.',
+												 r.id, r.candidate, coalesce(v_production::text, 'none'), r.baseline),
+					  HINT = 'To serve another version, use rollout.deploy_now() (audited) or start a rollout of it.';
+		END IF;
 	END IF;
 	PERFORM rollout._finish_rollback(r, coalesce(safety, false),
 		CASE WHEN safety THEN 'rollback_now' ELSE 'rollback' END,
@@ -562,7 +588,7 @@ DECLARE
 	v_id bigint;
 BEGIN
 	at := rollout._lifecycle_at(at);
-	PERFORM rollout._require_agent(agent);
+	PERFORM rollout._require_agent(agent, true);
 	SELECT * INTO r FROM rollout.rollouts x WHERE x.agent = retry.agent ORDER BY x.id DESC LIMIT 1;
 	IF NOT FOUND OR r.state <> 'rolled_back' THEN
 		RAISE EXCEPTION 'agent "%" has no rolled-back rollout to retry', agent

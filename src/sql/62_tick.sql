@@ -505,15 +505,19 @@ BEGIN
 	-- and kept in last_error while the others go on.
 	FOR v_id IN SELECT x.id FROM rollout.rollouts x
 				WHERE rollout.is_active_state(x.state) ORDER BY x.id LOOP
-		-- Lock the row and re-read it: a concurrent promote/rollback may have won.
-		SELECT * INTO r FROM rollout.rollouts x WHERE x.id = v_id FOR UPDATE SKIP LOCKED;
+		-- Lock the agent, then the row, and re-read it: a concurrent
+		-- promote/rollback may have won. Agent first, as every lifecycle
+		-- function does (60_lifecycle.sql), so the two never deadlock.
+		SELECT r0.* INTO r FROM rollout.rollouts r0
+			JOIN rollout.agents a ON a.name = r0.agent
+			WHERE r0.id = v_id FOR UPDATE OF a, r0 SKIP LOCKED;
 		IF NOT FOUND THEN
 			SELECT * INTO r FROM rollout.rollouts x WHERE x.id = v_id;
 			CONTINUE WHEN NOT FOUND;
 			rollout_id := r.id;
 			agent := r.agent;
 			action := 'skipped';
-			detail := 'the rollout is locked by another transaction; the next tick evaluates it';
+			detail := 'the rollout or its agent is locked by another transaction; the next tick evaluates it';
 			RETURN NEXT;
 			CONTINUE;
 		END IF;

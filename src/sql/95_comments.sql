@@ -82,7 +82,8 @@ COMMENT ON COLUMN rollout.rollouts.plan IS 'The validated, normalized plan this 
 COMMENT ON COLUMN rollout.rollouts.risk IS 'Risk tier whose preset supplied the plan (NULL for an explicit plan).';
 COMMENT ON COLUMN rollout.rollouts.started_at IS 'Start time.';
 COMMENT ON COLUMN rollout.rollouts.stage_started_at IS 'Start of the current stage.';
-COMMENT ON COLUMN rollout.rollouts.ended_at IS 'When it was promoted or rolled back.';
+COMMENT ON COLUMN rollout.rollouts.ended_at IS 'When its split stopped being served: promoted or rolled back. Never rewritten, also not by undoing a promotion.';
+COMMENT ON COLUMN rollout.rollouts.watch_ended_at IS 'When rollback() undid its promotion (the end of the post-promotion watch); NULL otherwise.';
 COMMENT ON COLUMN rollout.rollouts.started_by IS 'Login that started it.';
 COMMENT ON COLUMN rollout.rollouts.reason IS 'Reason given to start().';
 COMMENT ON COLUMN rollout.rollouts.paused_from IS 'State to return to on resume().';
@@ -215,6 +216,7 @@ COMMENT ON COLUMN rollout.outcome_staging.metrics IS 'Custom numeric metrics (JS
 COMMENT ON COLUMN rollout.outcome_staging.shadow IS 'Whether this is a shadow run''s outcome.';
 COMMENT ON COLUMN rollout.outcome_staging.at IS 'When the request was served.';
 COMMENT ON COLUMN rollout.outcome_staging.author IS 'Login that recorded the outcome.';
+COMMENT ON COLUMN rollout.outcome_staging.decision_token IS 'The decision_token route() returned for the request (NULL: attributed by time).';
 
 COMMENT ON TABLE rollout.shadow_pairs IS 'Production/shadow answer pairs with their similarity, partitioned by day.';
 COMMENT ON COLUMN rollout.shadow_pairs.id IS 'Pair id.';
@@ -372,7 +374,7 @@ COMMENT ON FUNCTION rollout.diff(text,integer,integer) IS 'The fields that diffe
 COMMENT ON FUNCTION rollout.fingerprint(text,text,jsonb,text,jsonb,jsonb,text) IS 'Hex SHA-256 of the canonical content of a version.';
 COMMENT ON FUNCTION rollout.canonical_json(jsonb) IS 'Canonical text of a JSON value (sorted keys, no spaces), as the fingerprint hashes it.';
 COMMENT ON FUNCTION rollout.model_is_pinned(text) IS 'Whether a model id names a pinned snapshot (not a floating alias such as -latest).';
-COMMENT ON FUNCTION rollout.route(text,text,text,text,text,jsonb,text) IS 'The routing decision for one request: version and content to serve, arm, shadow version, judge sample, pin and reason. Reads no table (per-backend cache); runs on standbys and behind pgbouncer.';
+COMMENT ON FUNCTION rollout.route(text,text,text,text,text,jsonb,text) IS 'The routing decision for one request: version and content to serve, arm, shadow version, judge sample, pin, reason and the decision_token to pass to record(). Reads no table (per-backend cache); runs on standbys and behind pgbouncer.';
 COMMENT ON FUNCTION rollout.bucket(text,bigint) IS 'The bucket of a key under a salt: XXH3_64 with seed mod 10000, for clients and tests.';
 COMMENT ON FUNCTION rollout.exposure_counts() IS 'Routing decisions per rollout and arm counted in shared memory since the last flush.';
 COMMENT ON FUNCTION rollout.flush_exposures() IS 'Returns the shared-memory exposure counters and resets them in one step (tick() does this).';
@@ -400,9 +402,9 @@ COMMENT ON FUNCTION rollout.metric_stats_merge(jsonb,jsonb) IS 'Adds two custom-
 COMMENT ON AGGREGATE rollout.metric_stats_agg(jsonb) IS 'Adds custom-metric summaries over rows.';
 COMMENT ON FUNCTION rollout.cosine_similarity(real[],real[]) IS 'Cosine similarity of two embeddings.';
 COMMENT ON FUNCTION rollout.window_start(timestamp with time zone) IS 'Start of the 5-minute aggregation window containing a time.';
-COMMENT ON FUNCTION rollout.record(text,integer,text,boolean,double precision,double precision,double precision,boolean,boolean,smallint,jsonb,boolean,timestamp with time zone) IS 'Records the outcome of one request; the rollout and arm come from the version and the time. For rollout_service.';
-COMMENT ON FUNCTION rollout.record_batch(text,integer[],text[],boolean[],double precision[],double precision[],double precision[],boolean[],boolean[],smallint[],jsonb[],boolean[],timestamp with time zone[]) IS 'Records many outcomes of one agent from parallel arrays, in one statement.';
-COMMENT ON FUNCTION rollout.record_shadow_pair(text,integer,integer,text,double precision,real[],real[],boolean,double precision,double precision,double precision,double precision,timestamp with time zone) IS 'Records a production/shadow answer pair with its similarity (given, or the cosine of the embeddings).';
+COMMENT ON FUNCTION rollout.record(text,integer,text,boolean,double precision,double precision,double precision,boolean,boolean,smallint,jsonb,boolean,timestamp with time zone,text) IS 'Records the outcome of one request under the decision its decision_token names (from route()); without a token the rollout and arm come from the version and the time. For rollout_service.';
+COMMENT ON FUNCTION rollout.record_batch(text,integer[],text[],boolean[],double precision[],double precision[],double precision[],boolean[],boolean[],smallint[],jsonb[],boolean[],timestamp with time zone[],text[]) IS 'Records many outcomes of one agent from parallel arrays, in one statement; decision_tokens attribute each to its decision.';
+COMMENT ON FUNCTION rollout.record_shadow_pair(text,integer,integer,text,double precision,real[],real[],boolean,double precision,double precision,double precision,double precision,timestamp with time zone,text) IS 'Records a production/shadow answer pair with its similarity (given, or the cosine of the embeddings); decision_token is that of the production request.';
 COMMENT ON FUNCTION rollout.drain_outcome_staging() IS 'Moves the rows of rollout.outcome_staging into rollout.outcomes; returns how many.';
 COMMENT ON FUNCTION rollout.outcome_context(text,integer,timestamp with time zone) IS 'The rollout, stage and arm an outcome of (agent, version) at a time would count for.';
 COMMENT ON FUNCTION rollout.refresh_aggregates(timestamp with time zone) IS 'Folds committed outcomes and shadow pairs into the window aggregates; tick() calls it.';
