@@ -95,7 +95,7 @@ if has sim && [ -f test/sim/run.sh ]; then
 fi
 
 nsuites=0
-for s in regress isolation tap sim; do has "$s" && nsuites=$((nsuites + 1)); done
+for s in regress isolation tap fuzz sim; do has "$s" && nsuites=$((nsuites + 1)); done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "pg_rollout tests FAILED: ${failed[*]} (working copy kept in $WORK)"
   echo "suites: $((nsuites - ${#failed[@]})) passed, ${#failed[@]} failed"
