@@ -7,9 +7,10 @@
 #   make bench      set up, build, install, print throughput ratios
 #   make sim        set up, build, install, simulate every default preset (long:
 #                   see docs/statistics.md; SIM_RUNS_AA, SIM_RUNS_REG, SIM_OUT)
-#   make fuzz       build the libFuzzer harnesses and run each FUZZ_SECONDS (clang)
+#   make fuzz       build the libFuzzer harnesses and run each FUZZ_SECONDS (clang);
+#                   make test runs them FUZZ_TEST_SECONDS each (suite "fuzz")
 #
-# Test subsets for development: make test SUITES="regress isolation tap"
+# Test subsets for development: make test SUITES="regress isolation tap fuzz"
 #   REGRESS="registry stats_vectors" ISOLATION="registry_concurrency" PROVE_TESTS="test/t/001_preload.pl"
 
 EXTENSION = pg_rollout
@@ -43,13 +44,15 @@ SHLIB_LINK = $(PKG_LIBS)
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
 PROVE_TESTS ?= $(sort $(wildcard test/t/*.pl))
-SUITES ?= regress isolation tap sim
+SUITES ?= regress isolation tap sim fuzz
+# Seconds per target of the fuzz suite (make fuzz runs FUZZ_SECONDS).
+FUZZ_TEST_SECONDS ?= 20
 
 # Empty until postgresql-server-dev is installed (pg_config alone comes with the client).
 PGXS := $(wildcard $(shell $(PG_CONFIG) --pgxs 2>/dev/null))
 ifeq ($(PGXS),)
 # PGXS is not there yet: the set-up targets install it, then run again.
-all install test demo bench sim:
+all install test demo bench sim fuzz:
 	@bash test/setup.sh
 	@$(MAKE) --no-print-directory $(MAKECMDGOALS) PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 else
@@ -70,7 +73,8 @@ setup:
 # unprivileged OS user against temporary instances.
 test: setup
 	$(MAKE) all
-	@bash test/run_suites.sh "$(PG_CONFIG)" "$(SUITES)" "$(REGRESS)" "$(ISOLATION)" "$(PROVE_TESTS)"
+	@FUZZ_TEST_SECONDS="$(FUZZ_TEST_SECONDS)" FUZZ_CC="$(FUZZ_CC)" \
+		bash test/run_suites.sh "$(PG_CONFIG)" "$(SUITES)" "$(REGRESS)" "$(ISOLATION)" "$(PROVE_TESTS)"
 
 demo: setup
 	$(MAKE) all
@@ -86,32 +90,37 @@ sim: setup
 	$(MAKE) all
 	@SIM_MODE=full bash test/run_suites.sh "$(PG_CONFIG)" "sim" "" "" ""
 # make fuzz: libFuzzer harnesses (test/fuzz) that need no server, each run for
-# FUZZ_SECONDS from the committed seeds; new inputs go to $(FUZZ_WORK). Not
-# part of make test.
+# FUZZ_SECONDS by test/fuzz/run.sh from the committed seeds
+# (test/fuzz/seeds/<target>); new inputs go to $(FUZZ_WORK)/corpus_<target>.
+# The fuzz suite of make test builds and runs them FUZZ_TEST_SECONDS each in
+# a fresh directory. make fuzz-build only builds them.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_WORK ?= /tmp/pg_rollout_fuzz
-FUZZ_TARGETS = ddsketch pin
+FUZZ_TARGETS ?= ddsketch pin plan canonical
 FUZZ_SRC_ddsketch = src/sketch_ddsketch.c
 FUZZ_SRC_pin = src/route_pin.c
+FUZZ_SRC_plan = src/plan.c src/plan_util.c src/plan_parts.c src/plan_gates.c src/plan_blackout.c \
+	test/fuzz/pgstub_datetime.c
+FUZZ_SRC_canonical = src/registry.c test/fuzz/pgstub_jsonb.c
 FUZZ_CFLAGS = -g -O1 -fwrapv -fno-strict-aliasing -Wno-ignored-attributes -fno-pic -no-pie \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-Isrc -Itest/fuzz -I$(shell $(PG_CONFIG) --includedir-server)
+	-Isrc -Itest/fuzz -I$(shell $(PG_CONFIG) --includedir-server) $(PKG_CFLAGS)
+# jansson for the plan parser; libpgport for what the backend takes from it
+# (pg_snprintf, strlcpy, pg_strcasecmp).
+FUZZ_LIBS = -lm $(shell pkg-config --libs jansson 2>/dev/null) \
+	-L$(shell $(PG_CONFIG) --pkglibdir) -lpgport
 
-.PHONY: fuzz
-fuzz: $(FUZZ_TARGETS:%=$(FUZZ_WORK)/fuzz_%)
-	@for t in $(FUZZ_TARGETS); do \
-		mkdir -p $(FUZZ_WORK)/corpus_$$t && \
-		echo "=== fuzz $$t ($(FUZZ_SECONDS) s)" && \
-		(cd $(FUZZ_WORK) && ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			corpus_$$t $(CURDIR)/test/fuzz/seeds/$$t > fuzz_$$t.log 2>&1); rc=$$?; \
-		grep -E '^(Done|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' $(FUZZ_WORK)/fuzz_$$t.log; \
-		[ $$rc -eq 0 ] || { echo "fuzz $$t failed; see $(FUZZ_WORK)/fuzz_$$t.log"; exit 1; }; \
-	done
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_WORK)/fuzz_%)
+
+fuzz: setup
+	@$(MAKE) --no-print-directory fuzz-build
+	@bash test/fuzz/run.sh $(FUZZ_WORK) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # Backend symbols the harness never reaches stay unresolved (test/fuzz/pgstub.c).
-$(FUZZ_WORK)/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/pgstub.c test/fuzz/pgstub.h $(ROLLOUT_HEADERS)
+$(FUZZ_WORK)/fuzz_%: test/fuzz/fuzz_%.c $(wildcard test/fuzz/pgstub*.c) test/fuzz/pgstub.h $(ROLLOUT_HEADERS) $(SRCS)
 	@mkdir -p $(FUZZ_WORK)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) test/fuzz/fuzz_$*.c test/fuzz/pgstub.c $(FUZZ_SRC_$*) \
-		-o $@ -lm -Wl,--unresolved-symbols=ignore-all
+		-o $@ $(FUZZ_LIBS) -Wl,--unresolved-symbols=ignore-all
 endif

@@ -147,6 +147,25 @@ SELECT rollout.in_blackout('{}', now()) AS no_windows,
 	   rollout.in_blackout('{"blackouts": [{"from": "00:00", "to": "24:00"}]}', now()) AS always,
 	   rollout.in_blackout(NULL, now()) AS null_plan;
 
+-- A normalized plan normalizes again to itself: tick() passes the stored
+-- plan to in_blackout(), which validates it on every evaluation. Found by
+-- the plan fuzzer (test/fuzz/fuzz_plan.c): a fraction that rounds up to a
+-- whole second was printed as ":59.1000000" (earlier than start), a whole
+-- margin beyond 2^63 came back from jsonb as an integer jansson refused, and
+-- the seconds of a very long interval lost digits in the 15-digit output.
+CREATE TEMP TABLE renorm AS SELECT k, rollout.validate_plan(p::jsonb) AS plan FROM (VALUES
+	('rounded_second', '{"blackouts": [{"start": "2024-01-01 00:00:59.5", "end": "2024-01-01 00:00:59.9999999"}]}'),
+	('leap_second_and_24h', '{"blackouts": [{"start": "2024-06-30 23:59:60", "end": "2024-12-31 24:00", "timezone": "Europe/Berlin"}]}'),
+	('huge_margin', '{"gates": [{"metric": "latency_ms", "comparison": "mean", "test": "welch", "margin": 100000000000000000000.5, "fail_margin": 1e19}]}'),
+	('long_interval', '{"stable_period": "10000 years 0.0004 seconds"}')
+) v(k, p);
+SELECT k, plan->'blackouts' AS blackouts, plan->'gates'->0->'margin' AS margin,
+	   plan->'gates'->0->'fail_margin' AS fail_margin, plan->'stable_period_seconds' AS stable_period_seconds
+FROM renorm ORDER BY k;
+SELECT k, rollout.validate_plan(plan) = plan AS normalizes_to_itself,
+	   rollout.in_blackout(plan, '2024-01-01 00:00:59.7+00') AS blackout_at_59_7
+FROM renorm ORDER BY k;
+
 -- 5. Preset edits are validated and audited. The edits are rolled back at
 -- the end, so later tests in this database see the shipped presets and no
 -- events.

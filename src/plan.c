@@ -482,8 +482,9 @@ fail:
 }
 
 /*
- * Converts a jsonb datum to a jansson value. Returns NULL with *err set
- * when jansson cannot represent it (e.g. an integer beyond 64 bits).
+ * Converts a jsonb datum to a jansson value, numbers as reals. Returns NULL
+ * with *err set when jansson cannot represent it (e.g. a number beyond the
+ * range of a double).
  */
 json_t *
 PlanLoadJsonb(Datum jsonb_datum, PlanError *err)
@@ -493,7 +494,7 @@ PlanLoadJsonb(Datum jsonb_datum, PlanError *err)
 	json_error_t jerr;
 	json_t	   *plan;
 
-	plan = json_loads(text, JSON_DECODE_ANY, &jerr);
+	plan = json_loads(text, PLAN_JSON_FLAGS, &jerr);
 	pfree(text);
 	if (plan == NULL)
 		PlanFail(err, ERRCODE_INVALID_TEXT_REPRESENTATION, "$",

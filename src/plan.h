@@ -29,6 +29,21 @@
 #define PLAN_MAX_LIST 64
 #define PLAN_MAX_NAMES 1000
 
+/*
+ * How plans are read into jansson (PlanLoadJsonb). Integers are read as
+ * reals: jsonb prints a number such as 1e20 as "100000000000000000000",
+ * which jansson refuses as an integer, and PlanNumber writes a whole value
+ * beyond 2^53 (a margin, say) as a real that comes back from jsonb in that
+ * form. Fields that must be whole check it themselves (PlanGetInteger).
+ */
+#define PLAN_JSON_FLAGS (JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL)
+
+/*
+ * Relative difference allowed between a "<key>_seconds" member and the
+ * length of its interval: PlanDump prints reals to 15 significant digits.
+ */
+#define PLAN_SECONDS_REL_TOLERANCE 1e-14
+
 /* Largest sample count any plan field accepts. */
 #define PLAN_MAX_SAMPLES 1000000000
 

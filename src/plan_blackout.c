@@ -105,7 +105,21 @@ ParseLocalTimestamp(const char *s, pg_tz *tz, TimestampTz *ts, char *text)
 	if (tm2timestamp(&tm, fsec, &offset, ts) != 0 || !IS_VALID_TIMESTAMP(*ts))
 		return false;
 	if (text != NULL)
+	{
+		Timestamp	local;
+
+		/*
+		 * Print the wall-clock time as a timestamp without zone prints it,
+		 * so that a fraction rounded up to a whole second (":59.9999999"), a
+		 * leap second (":60") or "24:00" carries into the next minute or day
+		 * and the text reads back to the same time. The fields as parsed
+		 * would print ":59.1000000" for the first.
+		 */
+		if (tm2timestamp(&tm, fsec, NULL, &local) != 0 ||
+			timestamp2tm(local, NULL, &tm, &fsec, NULL, NULL) != 0)
+			return false;
 		EncodeDateTime(&tm, fsec, false, 0, NULL, USE_ISO_DATES, text);
+	}
 	return true;
 }
 

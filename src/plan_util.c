@@ -335,7 +335,9 @@ PlanGetInterval(json_t *obj, const char *key, const char *path, bool *found,
 /*
  * A normalized plan carries "<key>_seconds" next to each interval. Such a
  * member is accepted on input (so a normalized plan validates again) but
- * only when it agrees with the interval.
+ * only when it agrees with the interval: within a microsecond, or within
+ * PLAN_SECONDS_REL_TOLERANCE of it for long intervals, whose length PlanDump
+ * prints to 15 significant digits ("10000 years 0.0004 seconds").
  */
 bool
 PlanCheckSeconds(json_t *obj, const char *key, const char *path,
@@ -348,7 +350,7 @@ PlanCheckSeconds(json_t *obj, const char *key, const char *path,
 	snprintf(skey, sizeof(skey), "%s_seconds", key);
 	if (!PlanGetNumber(obj, skey, path, &found, &given, err))
 		return false;
-	if (found && fabs(given - iv->seconds) > 1e-6)
+	if (found && fabs(given - iv->seconds) > Max(1e-6, fabs(iv->seconds) * PLAN_SECONDS_REL_TOLERANCE))
 	{
 		char		keypath[PLAN_PATH_LEN];
 

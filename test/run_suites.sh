@@ -70,6 +70,22 @@ if has tap && [ -n "$PROVE_TESTS" ]; then
   fi
 fi
 
+# libFuzzer harnesses (test/fuzz): no server; built and run as the invoking
+# user in a fresh directory, FUZZ_TEST_SECONDS per target from the committed
+# seeds. A crash, sanitizer report or broken property fails the suite; the
+# directory with the reproducer is kept then.
+if has fuzz; then
+  echo "=== fuzz: ${FUZZ_TEST_SECONDS:-20} s per target"
+  FUZZ_DIR=$(mktemp -d /tmp/pg_rollout_fuzz_test.XXXXXX)
+  if make -s --no-print-directory fuzz PG_CONFIG="$PG_CONFIG" FUZZ_WORK="$FUZZ_DIR" \
+        FUZZ_SECONDS="${FUZZ_TEST_SECONDS:-20}" ${FUZZ_CC:+FUZZ_CC="$FUZZ_CC"}; then
+    rm -rf "$FUZZ_DIR"
+  else
+    echo "fuzz: findings and logs kept in $FUZZ_DIR"
+    failed+=(fuzz)
+  fi
+fi
+
 if has sim && [ -f test/sim/run.sh ]; then
   echo "=== simulation"
   if ! run_as_pg env SIM_OUT="${SIM_OUT:-}" SIM_RUNS_AA="${SIM_RUNS_AA:-}" SIM_RUNS_AA_LOW="${SIM_RUNS_AA_LOW:-}" SIM_RUNS_REG="${SIM_RUNS_REG:-}" SIM_PRESETS="${SIM_PRESETS:-}" \
@@ -79,7 +95,7 @@ if has sim && [ -f test/sim/run.sh ]; then
 fi
 
 nsuites=0
-for s in regress isolation tap sim; do has "$s" && nsuites=$((nsuites + 1)); done
+for s in regress isolation tap fuzz sim; do has "$s" && nsuites=$((nsuites + 1)); done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "pg_rollout tests FAILED: ${failed[*]} (working copy kept in $WORK)"
   echo "suites: $((nsuites - ${#failed[@]})) passed, ${#failed[@]} failed"

@@ -8,6 +8,7 @@ PKGS=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-cron
   libjansson-dev libgsl-dev libxxhash-dev pkg-config
   libipc-run-perl perl make gcc pgbouncer
+  clang libclang-rt-14-dev
   python3-numpy python3-psycopg
   prometheus-postgres-exporter prometheus
   golang-go golang-github-jackc-pgx-v4-dev nodejs

@@ -30,6 +30,7 @@
 
 sigjmp_buf	fuzz_error_jump;
 int			fuzz_errors = 0;
+char	   *fuzz_stack_base = NULL;
 MemoryContext CurrentMemoryContext = NULL;
 
 static int	error_level = 0;
@@ -210,6 +211,69 @@ void
 appendStringInfoString(StringInfo str, const char *s)
 {
 	appendStringInfo(str, "%s", s);
+}
+
+/* Makes room for needed more bytes and a terminating zero. */
+void
+enlargeStringInfo(StringInfo str, int needed)
+{
+	if (str->len + needed + 1 > str->maxlen)
+	{
+		str->maxlen = (str->len + needed + 1) * 2;
+		str->data = repalloc(str->data, str->maxlen);
+	}
+}
+
+/* Appends one byte. */
+void
+appendStringInfoChar(StringInfo str, char ch)
+{
+	enlargeStringInfo(str, 1);
+	str->data[str->len++] = ch;
+	str->data[str->len] = '\0';
+}
+
+/* Appends datalen bytes, which may include zeros. */
+void
+appendBinaryStringInfo(StringInfo str, const char *data, int datalen)
+{
+	enlargeStringInfo(str, datalen);
+	memcpy(str->data + str->len, data, datalen);
+	str->len += datalen;
+	str->data[str->len] = '\0';
+}
+
+/*
+ * Raises "stack depth limit exceeded" when the stack has grown more than
+ * FUZZ_MAX_STACK bytes since the harness set fuzz_stack_base, like the
+ * backend's check against max_stack_depth.
+ */
+void
+check_stack_depth(void)
+{
+	char		here;
+
+	if (fuzz_stack_base != NULL &&
+		labs((long) (fuzz_stack_base - &here)) > FUZZ_MAX_STACK)
+		ereport(ERROR,
+				(errcode(ERRCODE_STATEMENT_TOO_COMPLEX),
+				 errmsg("stack depth limit exceeded")));
+}
+
+/* Calls a one-argument V1 function without a collation or flinfo. */
+Datum
+DirectFunctionCall1Coll(PGFunction func, Oid collation, Datum arg1)
+{
+	LOCAL_FCINFO(fcinfo, 1);
+	Datum		result;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 1, collation, NULL, NULL);
+	fcinfo->args[0].value = arg1;
+	fcinfo->args[0].isnull = false;
+	result = (*func) (fcinfo);
+	if (fcinfo->isnull)
+		abort();
+	return result;
 }
 
 /* float8out_internal: the shortest text that reads back exactly. */
