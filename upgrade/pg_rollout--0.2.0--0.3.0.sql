@@ -138,3 +138,32 @@ BEGIN
 END
 $$;
 
+
+
+-- scale (issue 15): window_start() inlined (no SET clause), _eta() in
+-- PL/pgSQL, so a tick does not plan an SQL function at every call
+
+CREATE OR REPLACE FUNCTION rollout.window_start(at timestamptz) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT pg_catalog.date_bin('5 minutes'::pg_catalog.interval, at,
+								 '2000-01-01 00:00:00+00'::pg_catalog.timestamptz) $$;
+
+CREATE OR REPLACE FUNCTION rollout._eta(p_elapsed interval, p_factor float8) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m bigint;
+BEGIN
+	-- PL/pgSQL, not SQL: an SQL function with SET is planned at every call.
+	IF p_factor IS NULL OR p_factor <= 0 OR p_elapsed <= interval '0' THEN
+		RETURN '';
+	ELSIF p_factor > 1000 THEN
+		RETURN ', more than 1000 times the time so far at the current rate';
+	END IF;
+	m := ceil(extract(epoch FROM p_elapsed) * p_factor / 60)::bigint;
+	RETURN pg_catalog.format(', about %s%s h %s min more at the current rate',
+		CASE WHEN m >= 1440 THEN (m / 1440) || ' d ' ELSE '' END, m % 1440 / 60, m % 60);
+END
+$$;
+

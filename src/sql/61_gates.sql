@@ -304,14 +304,22 @@ $$;
 -- ", about 2 h 10 min more at the current rate": the time a gate still
 -- needs when it has taken p_elapsed and needs p_factor times as much again.
 CREATE FUNCTION rollout._eta(p_elapsed interval, p_factor float8) RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN p_factor IS NULL OR p_factor <= 0 OR p_elapsed <= interval '0' THEN ''
-				WHEN p_factor > 1000 THEN ', more than 1000 times the time so far at the current rate'
-				ELSE pg_catalog.format(', about %s%s h %s min more at the current rate',
-						CASE WHEN m >= 1440 THEN (m / 1440) || ' d ' ELSE '' END, m % 1440 / 60, m % 60) END
-	FROM (SELECT ceil(extract(epoch FROM p_elapsed) * p_factor / 60)::bigint AS m) x
+DECLARE
+	m bigint;
+BEGIN
+	-- PL/pgSQL, not SQL: an SQL function with SET is planned at every call.
+	IF p_factor IS NULL OR p_factor <= 0 OR p_elapsed <= interval '0' THEN
+		RETURN '';
+	ELSIF p_factor > 1000 THEN
+		RETURN ', more than 1000 times the time so far at the current rate';
+	END IF;
+	m := ceil(extract(epoch FROM p_elapsed) * p_factor / 60)::bigint;
+	RETURN pg_catalog.format(', about %s%s h %s min more at the current rate',
+		CASE WHEN m >= 1440 THEN (m / 1440) || ' d ' ELSE '' END, m % 1440 / 60, m % 60);
+END
 $$;
 
 -- Evaluates an always-valid gate (test event_share or sequential) over the
