@@ -64,84 +64,17 @@ $$;
 
 REVOKE ALL ON FUNCTION rollout._tick_one(rollout.rollouts, timestamptz) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION rollout.tick(at timestamptz DEFAULT pg_catalog.now())
-RETURNS TABLE (rollout_id bigint, agent text, action text, detail text)
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_id bigint;
-	r rollout.rollouts;
-	v_msg text;
-BEGIN
-	at := coalesce(at, pg_catalog.now());
-	IF NOT isfinite(at) THEN
-		RAISE EXCEPTION 'argument "at" must be a finite time'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	-- Ticks from the worker and from cron never overlap.
-	PERFORM pg_advisory_xact_lock(7286523461853490001);
-	PERFORM rollout.refresh_aggregates(at);
-	PERFORM rollout._flush_exposures_into_totals(at);
-
-	-- Each rollout on its own: a row locked by another transaction is
-	-- skipped (never waited for), and an error in one rollout is reported
-	-- and kept in last_error while the others go on.
-	FOR v_id IN SELECT x.id FROM rollout.rollouts x
-				WHERE rollout.is_active_state(x.state) ORDER BY x.id LOOP
-		-- Lock the row and re-read it: a concurrent promote/rollback may have won.
-		SELECT * INTO r FROM rollout.rollouts x WHERE x.id = v_id FOR UPDATE SKIP LOCKED;
-		IF NOT FOUND THEN
-			SELECT * INTO r FROM rollout.rollouts x WHERE x.id = v_id;
-			CONTINUE WHEN NOT FOUND;
-			rollout_id := r.id;
-			agent := r.agent;
-			action := 'skipped';
-			detail := 'the rollout is locked by another transaction; the next tick evaluates it';
-			RETURN NEXT;
-			CONTINUE;
-		END IF;
-		CONTINUE WHEN NOT rollout.is_active_state(r.state);
-		rollout_id := r.id;
-		agent := r.agent;
-		BEGIN
-			SELECT o.action, o.detail INTO action, detail FROM rollout._tick_one(r, at) o;
-			CONTINUE WHEN action IS NULL;
-		EXCEPTION WHEN OTHERS THEN
-			GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
-			action := 'error';
-			detail := v_msg;
-			UPDATE rollout.rollouts x SET last_error = left(v_msg, 1000), last_error_at = at
-			WHERE x.id = r.id;
-		END;
-		RETURN NEXT;
-	END LOOP;
-
-	-- After the stable period, refresh the promoted version's baseline metrics.
-	FOR r IN SELECT * FROM rollout.rollouts x
-			 WHERE x.state = 'promoted' AND x.baseline_refreshed_at IS NULL
-			   AND x.promoted_at + make_interval(secs => rollout._plan_seconds(x.plan, 'stable_period_seconds', 14400)) <= at
-			 FOR UPDATE SKIP LOCKED LOOP
-		INSERT INTO rollout.baselines (agent, version, rollout_id, refreshed_at, metrics)
-			VALUES (r.agent, r.candidate, r.id, at,
-					rollout._stage_metrics(r.id, r.promoted_at, at));
-		UPDATE rollout.rollouts x SET baseline_refreshed_at = at WHERE x.id = r.id;
-		PERFORM rollout._log_event(r.agent, r.id, 'baseline_refresh', NULL,
-			jsonb_build_object('version', r.candidate), 'stable period over', at);
-		rollout_id := r.id;
-		agent := r.agent;
-		action := 'baseline_refresh';
-		detail := pg_catalog.format('version %s is the new baseline', r.candidate);
-		RETURN NEXT;
-	END LOOP;
-END
-$$;
+-- rollout.tick(): as the release has it in the section "scale (issue 15)".
 
 
 
--- scale (issue 15): window_start() inlined (no SET clause), _eta() in
--- PL/pgSQL, so a tick does not plan an SQL function at every call
+
+
+-- scale (issue 15): ticks at thousands of rollouts. window_start() has no
+-- SET clause, so the planner inlines it; _eta() is PL/pgSQL; rate and mean
+-- tallies are one upsert; the worker evaluates each due rollout in its own
+-- transaction (_tick_begin, _due_rollouts, _tick_rollout, _tick_baselines),
+-- and tick() runs the same pieces in one
 
 CREATE OR REPLACE FUNCTION rollout.window_start(at timestamptz) RETURNS timestamptz
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -167,3 +100,472 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION rollout._tally_gate(r rollout.rollouts, g jsonb, p_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_gate text := g->>'name';
+	v_metric text := coalesce(g->>'metric', '.srm');
+	v_cmp text := coalesce(g->>'comparison', 'rate');
+	v_q float8 := CASE g->>'comparison' WHEN 'median' THEN 0.5 WHEN 'p95' THEN 0.95 ELSE 0.99 END;
+	v_window interval := make_interval(secs => coalesce((g->>'window_seconds')::float8, 3600));
+	v_from timestamptz;
+	v_stage_from timestamptz := rollout.window_start(r.stage_started_at);
+	v_to timestamptz := rollout.window_start(p_at);
+	v_base float8;
+	v_fail float8;
+	v_pass float8;
+	t record;
+	v_nc bigint := 0;
+	v_nb bigint := 0;
+	v_xc bigint := 0;
+	v_xb bigint := 0;
+	v_yc bigint := 0;
+	v_yb bigint := 0;
+BEGIN
+	-- Rates and means: one statement sums the stage's ended windows into
+	-- the tally row, creating it (counted_to the stage's first window when
+	-- none has ended) or replacing it unless it already counts to v_to.
+	IF v_cmp = 'rate' THEN
+		INSERT INTO rollout.gate_tallies AS x (rollout_id, gate, stage, counted_to, n_candidate,
+			n_baseline, x_candidate, x_baseline, y_candidate, y_baseline)
+		SELECT r.id, v_gate, r.stage, greatest(v_to, v_stage_from), a.nc, a.nb, a.xc, a.xb, a.xc, a.xb
+		FROM (SELECT coalesce(sum(CASE WHEN v_metric = 'success' THEN w.n_success_known ELSE w.n END)
+							FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
+			   coalesce(sum(CASE WHEN v_metric = 'success' THEN w.n_success_known ELSE w.n END)
+							FILTER (WHERE w.arm = 'stable'), 0) AS nb,
+			   coalesce(sum(CASE v_metric WHEN 'success' THEN w.n_success_known - w.n_success
+							WHEN 'error' THEN w.n_error WHEN 'safety' THEN w.n_safety ELSE w.n END)
+							FILTER (WHERE w.arm = 'candidate'), 0) AS xc,
+			   coalesce(sum(CASE v_metric WHEN 'success' THEN w.n_success_known - w.n_success
+							WHEN 'error' THEN w.n_error WHEN 'safety' THEN w.n_safety ELSE w.n END)
+							FILTER (WHERE w.arm = 'stable'), 0) AS xb
+			FROM rollout.outcome_windows w
+			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+			  AND w.window_start >= v_stage_from AND w.window_start < v_to) a
+		ON CONFLICT (rollout_id, gate, stage) DO UPDATE SET counted_to = v_to,
+			n_candidate = excluded.n_candidate, n_baseline = excluded.n_baseline,
+			x_candidate = excluded.x_candidate, x_baseline = excluded.x_baseline,
+			y_candidate = excluded.y_candidate, y_baseline = excluded.y_baseline
+			WHERE x.counted_to < v_to;
+	ELSIF v_cmp = 'mean' AND v_metric LIKE 'metrics.%' THEN
+		-- A custom metric: its per-window {"n", "sum", "sumsq"} in metrics.
+		INSERT INTO rollout.gate_tallies AS x (rollout_id, gate, stage, counted_to, n_candidate,
+			n_baseline, sum_candidate, sum_baseline, sumsq_candidate, sumsq_baseline)
+		SELECT r.id, v_gate, r.stage, greatest(v_to, v_stage_from), a.nc, a.nb, a.sc, a.sb, a.qc, a.qb
+		FROM (SELECT coalesce(sum((w.metrics->substr(v_metric, 9)->>'n')::bigint) FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'n')::bigint) FILTER (WHERE w.arm = 'stable'), 0) AS nb,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sum')::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS sc,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sum')::float8) FILTER (WHERE w.arm = 'stable'), 0) AS sb,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sumsq')::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS qc,
+			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sumsq')::float8) FILTER (WHERE w.arm = 'stable'), 0) AS qb
+			FROM rollout.outcome_windows w
+			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+			  AND w.window_start >= v_stage_from AND w.window_start < v_to) a
+		ON CONFLICT (rollout_id, gate, stage) DO UPDATE SET counted_to = v_to,
+			n_candidate = excluded.n_candidate, n_baseline = excluded.n_baseline,
+			sum_candidate = excluded.sum_candidate, sum_baseline = excluded.sum_baseline,
+			sumsq_candidate = excluded.sumsq_candidate, sumsq_baseline = excluded.sumsq_baseline
+			WHERE x.counted_to < v_to;
+	ELSIF v_cmp = 'mean' THEN
+		INSERT INTO rollout.gate_tallies AS x (rollout_id, gate, stage, counted_to, n_candidate,
+			n_baseline, sum_candidate, sum_baseline, sumsq_candidate, sumsq_baseline)
+		SELECT r.id, v_gate, r.stage, greatest(v_to, v_stage_from), a.nc, a.nb, a.sc, a.sb, a.qc, a.qb
+		FROM (SELECT coalesce(sum(CASE v_metric WHEN 'quality' THEN w.n_quality WHEN 'latency_ms' THEN w.n_latency
+							 WHEN 'cost' THEN w.n_cost WHEN 'success' THEN w.n_success_known ELSE w.n END)
+							FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
+			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.n_quality WHEN 'latency_ms' THEN w.n_latency
+							 WHEN 'cost' THEN w.n_cost WHEN 'success' THEN w.n_success_known ELSE w.n END)
+							FILTER (WHERE w.arm = 'stable'), 0) AS nb,
+			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.sum_quality WHEN 'latency_ms' THEN w.sum_latency
+							 WHEN 'cost' THEN w.sum_cost WHEN 'success' THEN w.n_success
+							 WHEN 'error' THEN w.n_error ELSE w.n_safety END)
+							FILTER (WHERE w.arm = 'candidate'), 0) AS sc,
+			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.sum_quality WHEN 'latency_ms' THEN w.sum_latency
+							 WHEN 'cost' THEN w.sum_cost WHEN 'success' THEN w.n_success
+							 WHEN 'error' THEN w.n_error ELSE w.n_safety END)
+							FILTER (WHERE w.arm = 'stable'), 0) AS sb,
+			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.sumsq_quality WHEN 'latency_ms' THEN w.sumsq_latency
+							 WHEN 'cost' THEN w.sumsq_cost WHEN 'success' THEN w.n_success
+							 WHEN 'error' THEN w.n_error ELSE w.n_safety END)
+							FILTER (WHERE w.arm = 'candidate'), 0) AS qc,
+			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.sumsq_quality WHEN 'latency_ms' THEN w.sumsq_latency
+							 WHEN 'cost' THEN w.sumsq_cost WHEN 'success' THEN w.n_success
+							 WHEN 'error' THEN w.n_error ELSE w.n_safety END)
+							FILTER (WHERE w.arm = 'stable'), 0) AS qb
+			FROM rollout.outcome_windows w
+			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+			  AND w.window_start >= v_stage_from AND w.window_start < v_to) a
+		ON CONFLICT (rollout_id, gate, stage) DO UPDATE SET counted_to = v_to,
+			n_candidate = excluded.n_candidate, n_baseline = excluded.n_baseline,
+			sum_candidate = excluded.sum_candidate, sum_baseline = excluded.sum_baseline,
+			sumsq_candidate = excluded.sumsq_candidate, sumsq_baseline = excluded.sumsq_baseline
+			WHERE x.counted_to < v_to;
+	ELSE
+		SELECT x.counted_to INTO v_from FROM rollout.gate_tallies x
+			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+		IF NOT FOUND THEN
+			v_from := v_stage_from;
+			INSERT INTO rollout.gate_tallies (rollout_id, gate, stage, counted_to)
+				VALUES (r.id, v_gate, r.stage, v_from);
+		END IF;
+		IF v_to <= v_from THEN
+			RETURN;
+		END IF;
+		-- The base: the baseline's quantile over the gate's window before v_from.
+		SELECT rollout.ddsketch_quantile(rollout.ddsketch_merge(
+				CASE WHEN v_metric = 'latency_ms' THEN w.latency_sketch ELSE w.cost_sketch END), v_q)
+			INTO v_base
+			FROM rollout.outcome_windows w
+			WHERE w.rollout_id = r.id AND w.arm = 'stable' AND NOT w.shadow
+			  AND w.window_start >= v_from - v_window AND w.window_start < v_from;
+		IF v_base IS NOT NULL THEN
+			-- Latency and cost: higher is worse.
+			v_fail := CASE WHEN g->'ratio' <> 'null' THEN v_base * (1 + (g->>'fail_ratio')::float8)
+						   ELSE v_base + (g->>'fail_margin')::float8 END;
+			v_pass := CASE WHEN g->'ratio' <> 'null' THEN v_base * (1 + (g->>'ratio')::float8)
+						   ELSE v_base + (g->>'margin')::float8 END;
+			SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0) AS nc,
+				   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0) AS nb,
+				   coalesce(sum(rollout.ddsketch_count_above(s.sketch, v_fail)) FILTER (WHERE s.arm = 'candidate'), 0) AS xc,
+				   coalesce(sum(rollout.ddsketch_count_above(s.sketch, v_fail)) FILTER (WHERE s.arm = 'stable'), 0) AS xb,
+				   coalesce(sum(rollout.ddsketch_count_above(s.sketch, v_pass)) FILTER (WHERE s.arm = 'candidate'), 0) AS yc,
+				   coalesce(sum(rollout.ddsketch_count_above(s.sketch, v_pass)) FILTER (WHERE s.arm = 'stable'), 0) AS yb
+				INTO t
+				FROM (SELECT w.arm,
+							 CASE WHEN v_metric = 'latency_ms' THEN w.n_latency ELSE w.n_cost END AS n,
+							 CASE WHEN v_metric = 'latency_ms' THEN w.latency_sketch ELSE w.cost_sketch END AS sketch
+					  FROM rollout.outcome_windows w
+					  WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+						AND w.window_start >= v_from AND w.window_start < v_to) s
+				WHERE s.sketch IS NOT NULL;
+			v_nc := t.nc; v_nb := t.nb; v_xc := t.xc; v_xb := t.xb; v_yc := t.yc; v_yb := t.yb;
+		END IF;
+		-- Windows before any baseline data are passed over: nothing fixed
+		-- a threshold for them in advance.
+		UPDATE rollout.gate_tallies x SET counted_to = v_to,
+			n_candidate = x.n_candidate + v_nc, n_baseline = x.n_baseline + v_nb,
+			x_candidate = x.x_candidate + v_xc, x_baseline = x.x_baseline + v_xb,
+			y_candidate = x.y_candidate + v_yc, y_baseline = x.y_baseline + v_yb,
+			baseline_quantile = coalesce(v_base, x.baseline_quantile)
+			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+	END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._evaluate_gate_av(r rollout.rollouts, g jsonb, p_at timestamptz)
+RETURNS rollout.gate_verdict
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	res rollout.gate_verdict;
+	v_metric text := g->>'metric';
+	v_cmp text := g->>'comparison';
+	v_test text := g->>'test';
+	v_hib boolean := (g->>'higher_is_better')::boolean;
+	v_alpha float8 := coalesce((g->>'alpha')::float8, 0.05);
+	v_pass_alpha float8 := coalesce((g->>'pass_alpha')::float8, 0.05);
+	v_min bigint := coalesce((g->>'min_samples')::bigint, 0);
+	v_margin float8 := coalesce((g->>'margin')::float8, 0);
+	v_fail_margin float8 := coalesce((g->>'fail_margin')::float8, (g->>'margin')::float8, 0);
+	v_prove_at numeric := coalesce((g->>'prove_at_percent')::numeric, 0);
+	v_q float8 := CASE v_cmp WHEN 'median' THEN 0.5 WHEN 'p95' THEN 0.95 ELSE 0.99 END;
+	v_sign float8 := CASE WHEN v_hib THEN -1 ELSE 1 END;
+	v_xc bigint[];
+	v_xb bigint[];
+	v_yc bigint[];
+	v_yb bigint[];
+	v_share float8[];
+	v_nc bigint;
+	v_nb bigint;
+	v_sxc float8;
+	v_sxb float8;
+	v_syc float8;
+	v_sc float8;
+	v_sb float8;
+	v_qc float8;
+	v_qb float8;
+	v_base float8;
+	v_from timestamptz;
+	v_rate_b float8;
+	v_theta_f float8;
+	v_theta_p float8;
+	v_fail_p float8;
+	v_pass_p float8;
+	v_fail_floor bigint := 0;
+	v_se float8;
+	t record;
+BEGIN
+	IF v_cmp = 'rate' AND v_metric NOT IN ('success', 'error', 'safety')
+	   OR v_cmp = 'mean' AND v_metric NOT IN ('quality', 'latency_ms', 'cost', 'success', 'error', 'safety')
+		  AND v_metric NOT LIKE 'metrics.%' THEN
+		RAISE EXCEPTION 'metric "%" is not supported by the % test', v_metric, v_test
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Always-valid tests read success, error, safety (rates); quality, latency_ms, cost and custom metrics (means); latency_ms, cost (quantiles).';
+	END IF;
+	PERFORM rollout._tally_gate(r, g, p_at);
+	SELECT array_agg(x.x_candidate ORDER BY x.stage), array_agg(x.x_baseline ORDER BY x.stage),
+		   array_agg(x.y_candidate ORDER BY x.stage), array_agg(x.y_baseline ORDER BY x.stage),
+		   array_agg(x.n_candidate::float8 / (x.n_candidate + x.n_baseline) ORDER BY x.stage),
+		   sum(x.n_candidate), sum(x.n_baseline), sum(x.x_candidate), sum(x.x_baseline),
+		   sum(x.sum_candidate), sum(x.sum_baseline), sum(x.sumsq_candidate), sum(x.sumsq_baseline),
+		   (array_agg(x.baseline_quantile ORDER BY x.stage DESC))[1],
+		   -- The canary's start, read in the same statement.
+		   (SELECT s.started_at FROM rollout.stages s WHERE s.rollout_id = r.id AND s.stage = 1)
+		INTO v_xc, v_xb, v_yc, v_yb, v_share, v_nc, v_nb, v_sxc, v_sxb,
+			 v_sc, v_sb, v_qc, v_qb, v_base, v_from
+		FROM rollout.gate_tallies x
+		WHERE x.rollout_id = r.id AND x.gate = g->>'name' AND x.stage >= 1
+		  AND x.n_candidate + x.n_baseline > 0;
+	res.window_to := rollout.window_start(p_at);
+	res.window_from := rollout.window_start(coalesce(v_from, r.stage_started_at));
+	res.n_candidate := coalesce(v_nc, 0);
+	res.n_baseline := coalesce(v_nb, 0);
+	IF res.n_candidate < 2 OR res.n_baseline < 2 THEN
+		res.verdict := 'inconclusive';
+		res.detail := pg_catalog.format('too few samples: candidate %s, baseline %s (windows count once they have ended)',
+										res.n_candidate, res.n_baseline);
+		RETURN res;
+	END IF;
+
+	IF v_test = 'event_share' AND v_cmp = 'rate' THEN
+		-- Events: failures for success, errors, safety flags.
+		v_rate_b := v_sxb / v_nb;
+		res.value_candidate := CASE WHEN v_metric = 'success' THEN 1 - v_sxc / v_nc ELSE v_sxc / v_nc END;
+		res.value_baseline := CASE WHEN v_metric = 'success' THEN 1 - v_rate_b ELSE v_rate_b END;
+		res.estimate := res.value_candidate - res.value_baseline;
+		-- A margin on the rate is a ratio of event rates; a baseline
+		-- without events yet counts as half an event.
+		v_rate_b := greatest(v_rate_b, 0.5 / v_nb);
+		v_theta_f := 1 + v_fail_margin / v_rate_b;
+		v_theta_p := 1 + v_margin / v_rate_b;
+	ELSIF v_test = 'event_share' THEN
+		-- Quantiles: the candidate's values above each threshold, against
+		-- 1 - q (the share above its own quantile). The event-share test
+		-- with one segment of share 1 - q, the candidate's values above as
+		-- its events and those below as the other arm's, is the always-valid
+		-- one-sample binomial test of that share: fail when more than 1 - q
+		-- lie above the fail threshold, pass when fewer than 1 - q lie above
+		-- the pass threshold.
+		-- value_candidate: the candidate's share above the fail threshold;
+		-- value_baseline: the share its null hypothesis allows (1 - q).
+		v_syc := (SELECT sum(u) FROM unnest(v_yc) u);
+		res.value_candidate := v_sxc / v_nc;
+		res.value_baseline := 1 - v_q;
+		res.estimate := res.value_candidate - res.value_baseline;
+		v_xc := ARRAY[v_sxc::bigint];
+		v_xb := ARRAY[(v_nc - v_sxc)::bigint];
+		v_yc := ARRAY[v_syc::bigint];
+		v_yb := ARRAY[(v_nc - v_syc)::bigint];
+		v_share := ARRAY[1 - v_q];
+		v_theta_f := 1;
+		v_theta_p := 1;
+	ELSE
+		-- sequential: a difference of means (of 0/1 values for a rate).
+		IF v_cmp = 'rate' THEN
+			v_sc := CASE WHEN v_metric = 'success' THEN v_nc - v_sxc ELSE v_sxc END;
+			v_sb := CASE WHEN v_metric = 'success' THEN v_nb - v_sxb ELSE v_sxb END;
+			v_qc := v_sc;
+			v_qb := v_sb;
+		END IF;
+		res.value_candidate := v_sc / v_nc;
+		res.value_baseline := v_sb / v_nb;
+		res.estimate := res.value_candidate - res.value_baseline;
+		v_se := sqrt(greatest((v_qc - v_sc * v_sc / v_nc) / (v_nc - 1), 0) / v_nc
+					 + greatest((v_qb - v_sb * v_sb / v_nb) / (v_nb - 1), 0) / v_nb);
+		v_fail_floor := 100;
+		IF v_se = 0 THEN
+			v_fail_p := CASE WHEN v_sign * res.estimate > v_fail_margin THEN 0 ELSE 1 END;
+			v_pass_p := CASE WHEN v_sign * res.estimate < v_margin THEN 0 ELSE 1 END;
+		ELSE
+			res.statistic := res.estimate / v_se;
+			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_fail_margin,
+				CASE WHEN v_hib THEN 'less' ELSE 'greater' END, v_alpha);
+			v_fail_p := t.p_value;
+			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_margin,
+				CASE WHEN v_hib THEN 'greater' ELSE 'less' END, v_pass_alpha);
+			v_pass_p := t.p_value;
+			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, 0, 'two-sided', v_alpha);
+			res.ci_low := t.lower;
+			res.ci_high := t.upper;
+		END IF;
+	END IF;
+	IF v_test = 'event_share' THEN
+		SELECT * INTO t FROM rollout.event_share_test(v_xc, v_xb, v_share, v_theta_f, 'greater');
+		v_fail_p := t.p_value;
+		res.statistic := t.log_e;
+		SELECT * INTO t FROM rollout.event_share_test(v_yc, v_yb, v_share, v_theta_p, 'less');
+		v_pass_p := t.p_value;
+	END IF;
+
+	IF v_fail_p < v_alpha AND v_nc >= v_fail_floor AND v_nb >= v_fail_floor THEN
+		res.verdict := 'fail';
+		res.p_value := v_fail_p;
+		res.detail := 'harm shown';
+	ELSIF res.n_candidate < v_min THEN
+		res.verdict := 'inconclusive';
+		res.p_value := v_fail_p;
+		res.detail := pg_catalog.format('no harm shown; %s of %s candidate samples%s', res.n_candidate, v_min,
+			rollout._eta(res.window_to - res.window_from, (v_min - res.n_candidate)::float8 / greatest(res.n_candidate, 1)));
+	ELSIF g->>'mode' = 'guardrail' THEN
+		res.verdict := 'pass';
+		res.p_value := v_fail_p;
+		res.detail := 'no harm shown (guardrail)';
+	ELSIF r.percent < v_prove_at AND coalesce((r.plan->'steps'->r.stage->>'percent')::numeric, 100) < 100 THEN
+		-- Below prove_at_percent, and not the last step before 100%.
+		res.verdict := 'pass';
+		res.p_value := v_fail_p;
+		res.detail := pg_catalog.format('no harm shown; non-inferiority must be shown from %s%% on', v_prove_at);
+	ELSIF v_pass_p < v_pass_alpha THEN
+		res.verdict := 'pass';
+		res.p_value := v_pass_p;
+		res.detail := 'non-inferiority shown';
+	ELSE
+		res.verdict := 'inconclusive';
+		res.p_value := v_pass_p;
+		-- The evidence grows about linearly with the samples: at the rate
+		-- so far, it needs ln(1/pass_alpha) / ln(1/p) times the time so far.
+		res.detail := 'no harm shown; non-inferiority not shown yet' ||
+			CASE WHEN v_pass_p < exp(-0.5) THEN
+				rollout._eta(res.window_to - res.window_from, ln(v_pass_alpha) / ln(v_pass_p) - 1)
+			ELSE ' (no evidence of it yet)' END;
+	END IF;
+	IF v_test = 'event_share' AND v_cmp <> 'rate' THEN
+		res.detail := res.detail || pg_catalog.format(' (baseline %s %s; %s%% of the candidate''s values above the fail threshold, %s%% allowed)',
+			v_cmp, round(v_base::numeric, 6), round((100 * v_sxc / v_nc)::numeric, 2), round((100 * (1 - v_q))::numeric));
+	END IF;
+	RETURN res;
+EXCEPTION WHEN OTHERS THEN
+	res.verdict := 'error';
+	res.detail := SQLERRM;
+	RETURN res;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._tick_begin(at timestamptz) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM rollout.refresh_aggregates(at);
+	PERFORM rollout._flush_exposures_into_totals(at);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._due_rollouts(at timestamptz, p_limit bigint DEFAULT NULL)
+RETURNS SETOF bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT x.id FROM rollout.rollouts x
+	WHERE rollout.is_active_state(x.state)
+	  AND (x.last_eval_at IS NULL
+		   OR jsonb_typeof(x.plan->'evaluation_interval_seconds') NOT IN ('number', 'null')
+		   OR NOT ((x.plan->>'evaluation_interval_seconds')::numeric BETWEEN 0 AND 1e9)
+		   OR at >= x.last_eval_at
+				+ make_interval(secs => rollout._plan_seconds(x.plan, 'evaluation_interval_seconds', 300)))
+	ORDER BY x.last_eval_at NULLS FIRST, x.id
+	LIMIT p_limit
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._tick_rollout(p_id bigint, at timestamptz)
+RETURNS TABLE (rollout_id bigint, agent text, action text, detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r rollout.rollouts;
+	v_msg text;
+BEGIN
+	-- Lock the row and re-read it: a concurrent promote/rollback may have won.
+	SELECT * INTO r FROM rollout.rollouts x WHERE x.id = p_id FOR UPDATE SKIP LOCKED;
+	IF NOT FOUND THEN
+		SELECT * INTO r FROM rollout.rollouts x WHERE x.id = p_id;
+		IF FOUND THEN
+			rollout_id := r.id;
+			agent := r.agent;
+			action := 'skipped';
+			detail := 'the rollout is locked by another transaction; the next tick evaluates it';
+			RETURN NEXT;
+		END IF;
+		RETURN;
+	END IF;
+	IF NOT rollout.is_active_state(r.state) THEN
+		RETURN;
+	END IF;
+	rollout_id := r.id;
+	agent := r.agent;
+	BEGIN
+		SELECT o.action, o.detail INTO action, detail FROM rollout._tick_one(r, at) o;
+		IF action IS NULL THEN
+			RETURN;
+		END IF;
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+		action := 'error';
+		detail := v_msg;
+		UPDATE rollout.rollouts x SET last_error = left(v_msg, 1000), last_error_at = at
+		WHERE x.id = r.id;
+	END;
+	RETURN NEXT;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._tick_baselines(at timestamptz)
+RETURNS TABLE (rollout_id bigint, agent text, action text, detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r rollout.rollouts;
+BEGIN
+	FOR r IN SELECT * FROM rollout.rollouts x
+			 WHERE x.state = 'promoted' AND x.baseline_refreshed_at IS NULL
+			   AND x.promoted_at + make_interval(secs => rollout._plan_seconds(x.plan, 'stable_period_seconds', 14400)) <= at
+			 FOR UPDATE SKIP LOCKED LOOP
+		INSERT INTO rollout.baselines (agent, version, rollout_id, refreshed_at, metrics)
+			VALUES (r.agent, r.candidate, r.id, at,
+					rollout._stage_metrics(r.id, r.promoted_at, at));
+		UPDATE rollout.rollouts x SET baseline_refreshed_at = at WHERE x.id = r.id;
+		PERFORM rollout._log_event(r.agent, r.id, 'baseline_refresh', NULL,
+			jsonb_build_object('version', r.candidate), 'stable period over', at);
+		rollout_id := r.id;
+		agent := r.agent;
+		action := 'baseline_refresh';
+		detail := pg_catalog.format('version %s is the new baseline', r.candidate);
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout.tick(at timestamptz DEFAULT pg_catalog.now())
+RETURNS TABLE (rollout_id bigint, agent text, action text, detail text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+BEGIN
+	at := coalesce(at, pg_catalog.now());
+	IF NOT isfinite(at) THEN
+		RAISE EXCEPTION 'argument "at" must be a finite time'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- Ticks from the worker and from cron never overlap.
+	PERFORM pg_advisory_xact_lock(7286523461853490001);
+	PERFORM rollout._tick_begin(at);
+	-- Each rollout on its own: see _tick_rollout().
+	FOR v_id IN SELECT d FROM rollout._due_rollouts(at) d ORDER BY d LOOP
+		RETURN QUERY SELECT * FROM rollout._tick_rollout(v_id, at);
+	END LOOP;
+	RETURN QUERY SELECT * FROM rollout._tick_baselines(at);
+END
+$$;
+
+
+REVOKE ALL ON FUNCTION rollout._tick_begin(timestamptz), rollout._due_rollouts(timestamptz, bigint),
+	rollout._tick_rollout(bigint, timestamptz), rollout._tick_baselines(timestamptz) FROM PUBLIC;

@@ -179,19 +179,14 @@ DECLARE
 	v_yc bigint := 0;
 	v_yb bigint := 0;
 BEGIN
-	SELECT x.counted_to INTO v_from FROM rollout.gate_tallies x
-		WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
-	IF NOT FOUND THEN
-		v_from := rollout.window_start(r.stage_started_at);
-		INSERT INTO rollout.gate_tallies (rollout_id, gate, stage, counted_to)
-			VALUES (r.id, v_gate, r.stage, v_from);
-	END IF;
-	IF v_to <= v_from THEN
-		RETURN;
-	END IF;
-
+	-- Rates and means: one statement sums the stage's ended windows into
+	-- the tally row, creating it (counted_to the stage's first window when
+	-- none has ended) or replacing it unless it already counts to v_to.
 	IF v_cmp = 'rate' THEN
-		SELECT coalesce(sum(CASE WHEN v_metric = 'success' THEN w.n_success_known ELSE w.n END)
+		INSERT INTO rollout.gate_tallies AS x (rollout_id, gate, stage, counted_to, n_candidate,
+			n_baseline, x_candidate, x_baseline, y_candidate, y_baseline)
+		SELECT r.id, v_gate, r.stage, greatest(v_to, v_stage_from), a.nc, a.nb, a.xc, a.xb, a.xc, a.xb
+		FROM (SELECT coalesce(sum(CASE WHEN v_metric = 'success' THEN w.n_success_known ELSE w.n END)
 							FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
 			   coalesce(sum(CASE WHEN v_metric = 'success' THEN w.n_success_known ELSE w.n END)
 							FILTER (WHERE w.arm = 'stable'), 0) AS nb,
@@ -201,34 +196,38 @@ BEGIN
 			   coalesce(sum(CASE v_metric WHEN 'success' THEN w.n_success_known - w.n_success
 							WHEN 'error' THEN w.n_error WHEN 'safety' THEN w.n_safety ELSE w.n END)
 							FILTER (WHERE w.arm = 'stable'), 0) AS xb
-			INTO t
 			FROM rollout.outcome_windows w
 			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
-			  AND w.window_start >= v_stage_from AND w.window_start < v_to;
-		UPDATE rollout.gate_tallies x SET counted_to = v_to,
-			n_candidate = t.nc, n_baseline = t.nb,
-			x_candidate = t.xc, x_baseline = t.xb,
-			y_candidate = t.xc, y_baseline = t.xb
-			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+			  AND w.window_start >= v_stage_from AND w.window_start < v_to) a
+		ON CONFLICT (rollout_id, gate, stage) DO UPDATE SET counted_to = v_to,
+			n_candidate = excluded.n_candidate, n_baseline = excluded.n_baseline,
+			x_candidate = excluded.x_candidate, x_baseline = excluded.x_baseline,
+			y_candidate = excluded.y_candidate, y_baseline = excluded.y_baseline
+			WHERE x.counted_to < v_to;
 	ELSIF v_cmp = 'mean' AND v_metric LIKE 'metrics.%' THEN
 		-- A custom metric: its per-window {"n", "sum", "sumsq"} in metrics.
-		SELECT coalesce(sum((w.metrics->substr(v_metric, 9)->>'n')::bigint) FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
+		INSERT INTO rollout.gate_tallies AS x (rollout_id, gate, stage, counted_to, n_candidate,
+			n_baseline, sum_candidate, sum_baseline, sumsq_candidate, sumsq_baseline)
+		SELECT r.id, v_gate, r.stage, greatest(v_to, v_stage_from), a.nc, a.nb, a.sc, a.sb, a.qc, a.qb
+		FROM (SELECT coalesce(sum((w.metrics->substr(v_metric, 9)->>'n')::bigint) FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
 			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'n')::bigint) FILTER (WHERE w.arm = 'stable'), 0) AS nb,
 			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sum')::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS sc,
 			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sum')::float8) FILTER (WHERE w.arm = 'stable'), 0) AS sb,
 			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sumsq')::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS qc,
 			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sumsq')::float8) FILTER (WHERE w.arm = 'stable'), 0) AS qb
-			INTO t
 			FROM rollout.outcome_windows w
 			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
-			  AND w.window_start >= v_stage_from AND w.window_start < v_to;
-		UPDATE rollout.gate_tallies x SET counted_to = v_to,
-			n_candidate = t.nc, n_baseline = t.nb,
-			sum_candidate = t.sc, sum_baseline = t.sb,
-			sumsq_candidate = t.qc, sumsq_baseline = t.qb
-			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+			  AND w.window_start >= v_stage_from AND w.window_start < v_to) a
+		ON CONFLICT (rollout_id, gate, stage) DO UPDATE SET counted_to = v_to,
+			n_candidate = excluded.n_candidate, n_baseline = excluded.n_baseline,
+			sum_candidate = excluded.sum_candidate, sum_baseline = excluded.sum_baseline,
+			sumsq_candidate = excluded.sumsq_candidate, sumsq_baseline = excluded.sumsq_baseline
+			WHERE x.counted_to < v_to;
 	ELSIF v_cmp = 'mean' THEN
-		SELECT coalesce(sum(CASE v_metric WHEN 'quality' THEN w.n_quality WHEN 'latency_ms' THEN w.n_latency
+		INSERT INTO rollout.gate_tallies AS x (rollout_id, gate, stage, counted_to, n_candidate,
+			n_baseline, sum_candidate, sum_baseline, sumsq_candidate, sumsq_baseline)
+		SELECT r.id, v_gate, r.stage, greatest(v_to, v_stage_from), a.nc, a.nb, a.sc, a.sb, a.qc, a.qb
+		FROM (SELECT coalesce(sum(CASE v_metric WHEN 'quality' THEN w.n_quality WHEN 'latency_ms' THEN w.n_latency
 							 WHEN 'cost' THEN w.n_cost WHEN 'success' THEN w.n_success_known ELSE w.n END)
 							FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
 			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.n_quality WHEN 'latency_ms' THEN w.n_latency
@@ -250,16 +249,25 @@ BEGIN
 							 WHEN 'cost' THEN w.sumsq_cost WHEN 'success' THEN w.n_success
 							 WHEN 'error' THEN w.n_error ELSE w.n_safety END)
 							FILTER (WHERE w.arm = 'stable'), 0) AS qb
-			INTO t
 			FROM rollout.outcome_windows w
 			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
-			  AND w.window_start >= v_stage_from AND w.window_start < v_to;
-		UPDATE rollout.gate_tallies x SET counted_to = v_to,
-			n_candidate = t.nc, n_baseline = t.nb,
-			sum_candidate = t.sc, sum_baseline = t.sb,
-			sumsq_candidate = t.qc, sumsq_baseline = t.qb
-			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+			  AND w.window_start >= v_stage_from AND w.window_start < v_to) a
+		ON CONFLICT (rollout_id, gate, stage) DO UPDATE SET counted_to = v_to,
+			n_candidate = excluded.n_candidate, n_baseline = excluded.n_baseline,
+			sum_candidate = excluded.sum_candidate, sum_baseline = excluded.sum_baseline,
+			sumsq_candidate = excluded.sumsq_candidate, sumsq_baseline = excluded.sumsq_baseline
+			WHERE x.counted_to < v_to;
 	ELSE
+		SELECT x.counted_to INTO v_from FROM rollout.gate_tallies x
+			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+		IF NOT FOUND THEN
+			v_from := v_stage_from;
+			INSERT INTO rollout.gate_tallies (rollout_id, gate, stage, counted_to)
+				VALUES (r.id, v_gate, r.stage, v_from);
+		END IF;
+		IF v_to <= v_from THEN
+			RETURN;
+		END IF;
 		-- The base: the baseline's quantile over the gate's window before v_from.
 		SELECT rollout.ddsketch_quantile(rollout.ddsketch_merge(
 				CASE WHEN v_metric = 'latency_ms' THEN w.latency_sketch ELSE w.cost_sketch END), v_q)
@@ -389,14 +397,15 @@ BEGIN
 		   array_agg(x.n_candidate::float8 / (x.n_candidate + x.n_baseline) ORDER BY x.stage),
 		   sum(x.n_candidate), sum(x.n_baseline), sum(x.x_candidate), sum(x.x_baseline),
 		   sum(x.sum_candidate), sum(x.sum_baseline), sum(x.sumsq_candidate), sum(x.sumsq_baseline),
-		   (array_agg(x.baseline_quantile ORDER BY x.stage DESC))[1], min(x.counted_to) FILTER (WHERE x.stage = 1)
+		   (array_agg(x.baseline_quantile ORDER BY x.stage DESC))[1],
+		   -- The canary's start, read in the same statement.
+		   (SELECT s.started_at FROM rollout.stages s WHERE s.rollout_id = r.id AND s.stage = 1)
 		INTO v_xc, v_xb, v_yc, v_yb, v_share, v_nc, v_nb, v_sxc, v_sxb,
 			 v_sc, v_sb, v_qc, v_qb, v_base, v_from
 		FROM rollout.gate_tallies x
 		WHERE x.rollout_id = r.id AND x.gate = g->>'name' AND x.stage >= 1
 		  AND x.n_candidate + x.n_baseline > 0;
 	res.window_to := rollout.window_start(p_at);
-	SELECT s.started_at INTO v_from FROM rollout.stages s WHERE s.rollout_id = r.id AND s.stage = 1;
 	res.window_from := rollout.window_start(coalesce(v_from, r.stage_started_at));
 	res.n_candidate := coalesce(v_nc, 0);
 	res.n_baseline := coalesce(v_nb, 0);
