@@ -52,6 +52,8 @@ typedef struct OutcomeContext
 /* outcome_cache.c */
 extern void OutcomeResolve(const char *agent, int32 version, TimestampTz at,
 						   int row, OutcomeContext *ctx);
+extern bool OutcomeResolveCached(const char *agent, int32 version, TimestampTz at,
+								 OutcomeContext *ctx);
 
 /* outcome_service.c */
 extern void OutcomeRequireService(const char *agent);

@@ -248,6 +248,69 @@ CheckVersion(AgentEntry *entry, int32 version, int row)
 	entry->versions[entry->nversions++] = version;
 }
 
+/* Fills ctx from a loaded entry: the rollout covering `at`, the version's arm. */
+static void
+FillContext(AgentEntry *entry, int32 version, TimestampTz at, OutcomeContext *ctx)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->quality_min = entry->quality_min;
+	ctx->quality_max = entry->quality_max;
+	for (int i = 0; i < entry->nrollouts; i++)
+	{
+		CachedRollout *r = &entry->rollouts[i];
+
+		if (at < r->started_at || at >= r->ended_at)
+			continue;
+		ctx->has_rollout = true;
+		ctx->rollout_id = r->id;
+		ctx->stage = r->stage;
+		for (int k = 0; k < r->nvariants; k++)
+			if (r->variant_versions[k] == version)
+			{
+				ctx->in_arm = true;
+				strlcpy(ctx->arm, r->variant_names[k], OUTCOME_ARM_LEN);
+				return;
+			}
+		if (version == r->candidate)
+		{
+			ctx->in_arm = true;
+			strlcpy(ctx->arm, "candidate", OUTCOME_ARM_LEN);
+		}
+		else if (version == r->baseline)
+		{
+			ctx->in_arm = true;
+			strlcpy(ctx->arm, "stable", OUTCOME_ARM_LEN);
+		}
+		return;
+	}
+}
+
+/*
+ * OutcomeResolve from the cache alone: returns true and fills ctx when the
+ * cache is valid and holds the agent, loaded, with the version known to
+ * exist; false when OutcomeResolve (which needs SPI) must run. The batch
+ * paths call it per row, so most rows need no SPI connection.
+ */
+bool
+OutcomeResolveCached(const char *agent, int32 version, TimestampTz at, OutcomeContext *ctx)
+{
+	AgentEntry *entry;
+
+	RegistryCheckName(agent, "agent");
+	if (CacheStale || AgentCache == NULL)
+		return false;
+	entry = hash_search(AgentCache, agent, HASH_FIND, NULL);
+	if (entry == NULL || !entry->loaded)
+		return false;
+	for (int i = 0; i < entry->nversions; i++)
+		if (entry->versions[i] == version)
+		{
+			FillContext(entry, version, at, ctx);
+			return true;
+		}
+	return false;
+}
+
 /*
  * Validates agent and version and fills ctx with the rollout covering `at`
  * and the version's arm in it. The caller is connected to SPI. row > 0
@@ -286,38 +349,7 @@ OutcomeResolve(const char *agent, int32 version, TimestampTz at, int row,
 	CheckVersion(entry, version, row);
 	if (!entry->loaded)
 		LoadAgent(entry);
-
-	memset(ctx, 0, sizeof(*ctx));
-	ctx->quality_min = entry->quality_min;
-	ctx->quality_max = entry->quality_max;
-	for (int i = 0; i < entry->nrollouts; i++)
-	{
-		CachedRollout *r = &entry->rollouts[i];
-
-		if (at < r->started_at || at >= r->ended_at)
-			continue;
-		ctx->has_rollout = true;
-		ctx->rollout_id = r->id;
-		ctx->stage = r->stage;
-		for (int k = 0; k < r->nvariants; k++)
-			if (r->variant_versions[k] == version)
-			{
-				ctx->in_arm = true;
-				strlcpy(ctx->arm, r->variant_names[k], OUTCOME_ARM_LEN);
-				return;
-			}
-		if (version == r->candidate)
-		{
-			ctx->in_arm = true;
-			strlcpy(ctx->arm, "candidate", OUTCOME_ARM_LEN);
-		}
-		else if (version == r->baseline)
-		{
-			ctx->in_arm = true;
-			strlcpy(ctx->arm, "stable", OUTCOME_ARM_LEN);
-		}
-		return;
-	}
+	FillContext(entry, version, at, ctx);
 }
 
 /*

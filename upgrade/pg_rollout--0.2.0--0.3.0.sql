@@ -70,6 +70,8 @@ REVOKE ALL ON FUNCTION rollout._tick_one(rollout.rollouts, timestamptz) FROM PUB
 
 
 
+
+
 -- scale (issue 15): ticks at thousands of rollouts. window_start() has no
 -- SET clause, so the planner inlines it; _eta() is PL/pgSQL; rate and mean
 -- tallies are one upsert; the worker evaluates each due rollout in its own
@@ -297,7 +299,6 @@ DECLARE
 	v_pass_p float8;
 	v_fail_floor bigint := 0;
 	v_se float8;
-	t record;
 BEGIN
 	IF v_cmp = 'rate' AND v_metric NOT IN ('success', 'error', 'safety')
 	   OR v_cmp = 'mean' AND v_metric NOT IN ('quality', 'latency_ms', 'cost', 'success', 'error', 'safety')
@@ -382,23 +383,21 @@ BEGIN
 			v_pass_p := CASE WHEN v_sign * res.estimate < v_margin THEN 0 ELSE 1 END;
 		ELSE
 			res.statistic := res.estimate / v_se;
-			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_fail_margin,
-				CASE WHEN v_hib THEN 'less' ELSE 'greater' END, v_alpha);
-			v_fail_p := t.p_value;
-			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_margin,
-				CASE WHEN v_hib THEN 'greater' ELSE 'less' END, v_pass_alpha);
-			v_pass_p := t.p_value;
-			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, 0, 'two-sided', v_alpha);
-			res.ci_low := t.lower;
-			res.ci_high := t.upper;
+			-- The fail test, the pass test and the confidence sequence in one statement.
+			SELECT f.p_value, p.p_value, c.lower, c.upper
+				INTO v_fail_p, v_pass_p, res.ci_low, res.ci_high
+				FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_fail_margin,
+						 CASE WHEN v_hib THEN 'less' ELSE 'greater' END, v_alpha) f,
+					 rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_margin,
+						 CASE WHEN v_hib THEN 'greater' ELSE 'less' END, v_pass_alpha) p,
+					 rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, 0, 'two-sided', v_alpha) c;
 		END IF;
 	END IF;
 	IF v_test = 'event_share' THEN
-		SELECT * INTO t FROM rollout.event_share_test(v_xc, v_xb, v_share, v_theta_f, 'greater');
-		v_fail_p := t.p_value;
-		res.statistic := t.log_e;
-		SELECT * INTO t FROM rollout.event_share_test(v_yc, v_yb, v_share, v_theta_p, 'less');
-		v_pass_p := t.p_value;
+		-- The fail test and the pass test in one statement.
+		SELECT f.p_value, f.log_e, p.p_value INTO v_fail_p, res.statistic, v_pass_p
+			FROM rollout.event_share_test(v_xc, v_xb, v_share, v_theta_f, 'greater') f,
+				 rollout.event_share_test(v_yc, v_yb, v_share, v_theta_p, 'less') p;
 	END IF;
 
 	IF v_fail_p < v_alpha AND v_nc >= v_fail_floor AND v_nb >= v_fail_floor THEN
@@ -442,6 +441,230 @@ EXCEPTION WHEN OTHERS THEN
 	res.verdict := 'error';
 	res.detail := SQLERRM;
 	RETURN res;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._store_verdicts(r rollout.rollouts, g jsonb[], v rollout.gate_verdict[],
+										p_at timestamptz, acted boolean[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO rollout.gate_results (rollout_id, stage, at, gate, metric, comparison, test, verdict,
+		statistic, p_value, estimate, ci_low, ci_high, n_candidate, n_baseline,
+		value_candidate, value_baseline, threshold, window_from, window_to, action, acted, detail)
+	SELECT r.id, r.stage, p_at, g[x.i]->>'name', g[x.i]->>'metric', g[x.i]->>'comparison', g[x.i]->>'test',
+		(v[x.i]).verdict, (v[x.i]).statistic, (v[x.i]).p_value, (v[x.i]).estimate, (v[x.i]).ci_low, (v[x.i]).ci_high,
+		(v[x.i]).n_candidate, (v[x.i]).n_baseline, (v[x.i]).value_candidate, (v[x.i]).value_baseline,
+		jsonb_build_object('margin', g[x.i]->'margin', 'ratio', g[x.i]->'ratio', 'alpha', g[x.i]->'alpha',
+						   'min_samples', g[x.i]->'min_samples', 'window', g[x.i]->'window',
+						   'mode', g[x.i]->'mode', 'higher_is_better', g[x.i]->'higher_is_better',
+						   'fail_margin', g[x.i]->'fail_margin', 'fail_ratio', g[x.i]->'fail_ratio',
+						   'pass_alpha', g[x.i]->'pass_alpha', 'prove_at_percent', g[x.i]->'prove_at_percent'),
+		(v[x.i]).window_from, (v[x.i]).window_to, g[x.i]->>'action', acted[x.i], (v[x.i]).detail
+	FROM generate_subscripts(g, 1) AS x(i)
+	ORDER BY x.i;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._tick_canary(r rollout.rollouts, p_at timestamptz,
+									 OUT action text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	g jsonb;
+	v rollout.gate_verdict;
+	v_name text;
+	v_act text;
+	v_streak jsonb := r.fail_streak;
+	v_count integer;
+	v_last timestamptz;
+	v_all_pass boolean := true;
+	v_rollback_now text;
+	v_rollback text;
+	v_freeze text;
+	v_approval text;
+	v_hold text;
+	v_alerts text[] := '{}';
+	v_blocking text[] := '{}';
+	v_verdicts jsonb := '{}';
+	v_srm text;
+	v_step jsonb;
+	v_bake_until timestamptz;
+	v_need bigint;
+	v_n_c bigint;
+	v_n_b bigint;
+	v_store_g jsonb[] := '{}';
+	v_store_v rollout.gate_verdict[] := '{}';
+	v_store_a boolean[] := '{}';
+BEGIN
+	FOR g IN SELECT * FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) LOOP
+		v_name := g->>'name';
+		v_act := g->>'action';
+		-- Always-valid tests directly: _evaluate_gate would only pass them on.
+		IF g->>'test' IN ('event_share', 'sequential') THEN
+			v := rollout._evaluate_gate_av(r, g, p_at);
+		ELSE
+			v := rollout._evaluate_gate(r, g, p_at);
+		END IF;
+		v_verdicts := v_verdicts || jsonb_build_object(v_name, v.verdict);
+		IF v_act = 'dry_run' THEN
+			v_store_g := v_store_g || g; v_store_v := v_store_v || v; v_store_a := v_store_a || false;
+			CONTINUE;
+		END IF;
+		-- An alert gate tells people; it does not stop the rollout.
+		IF v.verdict <> 'pass' AND v_act <> 'alert' THEN
+			v_all_pass := false;
+			v_blocking := v_blocking || pg_catalog.format('%s %s', v_name, v.verdict);
+		END IF;
+		-- Alerts go out when a gate starts failing, not at every evaluation
+		-- while it fails (fail_streak remembers "alert:<gate>"; a new stage
+		-- starts a new streak, so a gate still failing alerts again there).
+		IF v.verdict <> 'fail' AND v_streak ? ('alert:' || v_name) THEN
+			v_streak := v_streak - ('alert:' || v_name);
+		END IF;
+		IF v.verdict = 'fail' THEN
+			IF (coalesce((g->>'alert')::boolean, false) OR v_act = 'alert')
+			   AND NOT v_streak ? ('alert:' || v_name) THEN
+				v_alerts := v_alerts || v_name;
+				v_streak := v_streak || jsonb_build_object('alert:' || v_name, p_at);
+			END IF;
+			CASE v_act
+				WHEN 'rollback_now' THEN
+					v_rollback_now := coalesce(v_rollback_now, pg_catalog.format('gate %s failed: %s', v_name, v.detail));
+				WHEN 'rollback' THEN
+					v_count := coalesce((v_streak->v_name->>'count')::integer, 0);
+					v_last := (v_streak->v_name->>'last')::timestamptz;
+					IF v_last IS NULL OR p_at - v_last >= make_interval(secs => coalesce((g->>'window_seconds')::float8, 0)) THEN
+						v_count := v_count + 1;
+						v_last := p_at;
+					END IF;
+					v_streak := v_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
+					IF v_count >= coalesce((g->>'consecutive')::integer, 1) THEN
+						v_rollback := coalesce(v_rollback, pg_catalog.format('gate %s failed in %s consecutive windows', v_name, v_count));
+					ELSE
+						v_hold := coalesce(v_hold, pg_catalog.format('gate %s failed (%s of %s windows)', v_name, v_count, g->>'consecutive'));
+					END IF;
+				WHEN 'freeze' THEN
+					v_freeze := coalesce(v_freeze, pg_catalog.format('gate %s failed', v_name));
+				WHEN 'hold_for_approval' THEN
+					IF r.approved_stage IS DISTINCT FROM r.stage THEN
+						v_approval := coalesce(v_approval, pg_catalog.format('gate %s failed', v_name));
+					ELSE
+						-- Approved for this stage: the failure no longer blocks.
+						v_blocking := array_remove(v_blocking, pg_catalog.format('%s fail', v_name));
+					END IF;
+				WHEN 'hold' THEN
+					v_hold := coalesce(v_hold, pg_catalog.format('gate %s failed', v_name));
+				ELSE
+					NULL;
+			END CASE;
+		ELSIF v_streak ? v_name THEN
+			v_streak := v_streak - v_name;
+		END IF;
+		v_store_g := v_store_g || g; v_store_v := v_store_v || v;
+		v_store_a := v_store_a ||
+			(v.verdict = 'fail' AND v_act IN ('rollback_now', 'rollback', 'freeze', 'hold_for_approval', 'hold'));
+	END LOOP;
+	-- The verdicts, in one statement (issue 15).
+	PERFORM rollout._store_verdicts(r, v_store_g, v_store_v, p_at, v_store_a);
+
+	UPDATE rollout.rollouts SET fail_streak = v_streak, last_eval_at = p_at WHERE id = r.id;
+	UPDATE rollout.stages SET verdicts = v_verdicts WHERE rollout_id = r.id AND stage = r.stage;
+	SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
+
+	IF cardinality(v_alerts) > 0 THEN
+		PERFORM rollout._log_event(r.agent, r.id, 'alert', NULL,
+			jsonb_build_object('gates', to_jsonb(v_alerts)),
+			'gates started failing: ' || array_to_string(v_alerts, ', '), p_at);
+		PERFORM rollout._notify_change(r.id, r.agent, 'alert', r.state, r.stage, r.percent, p_at,
+									   'gates failed: ' || array_to_string(v_alerts, ', '));
+	END IF;
+
+	IF v_rollback_now IS NOT NULL THEN
+		PERFORM rollout._finish_rollback(r, true, 'rollback_now', v_rollback_now, p_at);
+		action := 'rollback_now'; detail := v_rollback_now;
+		RETURN;
+	END IF;
+	IF v_rollback IS NOT NULL THEN
+		PERFORM rollout._finish_rollback(r, false, 'rollback', v_rollback, p_at);
+		action := 'rollback'; detail := v_rollback;
+		RETURN;
+	END IF;
+	IF v_freeze IS NOT NULL THEN
+		PERFORM rollout._hold(r, 'paused', 'freeze', v_freeze, p_at);
+		action := 'freeze'; detail := v_freeze;
+		RETURN;
+	END IF;
+	IF v_approval IS NOT NULL THEN
+		PERFORM rollout._hold(r, 'awaiting_approval', 'hold_for_approval', v_approval, p_at);
+		action := 'hold_for_approval'; detail := v_approval;
+		RETURN;
+	END IF;
+	v_srm := rollout._srm_reason(r, p_at);
+	v_hold := coalesce(v_hold, v_srm);
+	IF v_hold IS NOT NULL THEN
+		IF rollout._hold(r, 'holding', 'hold', v_hold, p_at) THEN
+			action := 'hold';
+		ELSE
+			action := 'wait';
+		END IF;
+		detail := v_hold;
+		RETURN;
+	END IF;
+
+	-- Nothing failed. Advancing needs every acting gate to pass, the bake
+	-- time and the step's samples.
+	v_step := r.plan->'steps'->(r.stage - 1);
+	v_bake_until := r.stage_started_at + make_interval(secs => coalesce((v_step->>'bake_seconds')::float8, 0));
+	IF cardinality(v_blocking) > 0 THEN
+		action := 'wait';
+		detail := 'gates not passed: ' || array_to_string(v_blocking, ', ');
+		-- After the bake, gates that cannot tell yet need more samples.
+		IF p_at >= v_bake_until
+		   AND NOT EXISTS (SELECT 1 FROM unnest(v_blocking) b WHERE b NOT LIKE '% inconclusive')
+		   AND rollout._boost(r, p_at) THEN
+			action := 'boost';
+		END IF;
+		RETURN;
+	END IF;
+	IF r.state = 'holding' THEN
+		UPDATE rollout.rollouts SET state = 'canary', hold_reason = NULL WHERE id = r.id;
+		PERFORM rollout._record_change(r, 'release', 'every gate passes again', p_at);
+		SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
+	END IF;
+
+	v_need := coalesce((v_step->>'min_samples')::bigint, 0);
+	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
+		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
+		INTO v_n_c, v_n_b
+		FROM rollout._arm_counts(r.id, rollout.window_start(r.stage_started_at), p_at + interval '1 microsecond', r.stage) s;
+
+	IF p_at < v_bake_until THEN
+		action := 'wait';
+		detail := pg_catalog.format('baking until %s', v_bake_until);
+		RETURN;
+	END IF;
+	IF v_n_c < v_need OR v_n_b < v_need THEN
+		action := 'wait';
+		detail := pg_catalog.format('bake time over, short of samples: candidate %s, baseline %s, need %s',
+									v_n_c, v_n_b, v_need);
+		IF rollout._boost(r, p_at) THEN
+			action := 'boost';
+		END IF;
+		RETURN;
+	END IF;
+	IF rollout.in_blackout(r.plan, p_at) THEN
+		action := 'wait';
+		detail := 'inside a blackout window';
+		RETURN;
+	END IF;
+	detail := rollout._advance(r, false, 'advance',
+		pg_catalog.format('stage %s passed: every gate passed, %s candidate and %s baseline samples',
+						  r.stage, v_n_c, v_n_b), p_at);
+	action := CASE WHEN detail = 'promoted' THEN 'promote' ELSE 'advance' END;
 END
 $$;
 
@@ -568,4 +791,5 @@ $$;
 
 
 REVOKE ALL ON FUNCTION rollout._tick_begin(timestamptz), rollout._due_rollouts(timestamptz, bigint),
+	rollout._store_verdicts(rollout.rollouts, jsonb[], rollout.gate_verdict[], timestamptz, boolean[]),
 	rollout._tick_rollout(bigint, timestamptz), rollout._tick_baselines(timestamptz) FROM PUBLIC;

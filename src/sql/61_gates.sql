@@ -382,7 +382,6 @@ DECLARE
 	v_pass_p float8;
 	v_fail_floor bigint := 0;
 	v_se float8;
-	t record;
 BEGIN
 	IF v_cmp = 'rate' AND v_metric NOT IN ('success', 'error', 'safety')
 	   OR v_cmp = 'mean' AND v_metric NOT IN ('quality', 'latency_ms', 'cost', 'success', 'error', 'safety')
@@ -467,23 +466,21 @@ BEGIN
 			v_pass_p := CASE WHEN v_sign * res.estimate < v_margin THEN 0 ELSE 1 END;
 		ELSE
 			res.statistic := res.estimate / v_se;
-			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_fail_margin,
-				CASE WHEN v_hib THEN 'less' ELSE 'greater' END, v_alpha);
-			v_fail_p := t.p_value;
-			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_margin,
-				CASE WHEN v_hib THEN 'greater' ELSE 'less' END, v_pass_alpha);
-			v_pass_p := t.p_value;
-			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, 0, 'two-sided', v_alpha);
-			res.ci_low := t.lower;
-			res.ci_high := t.upper;
+			-- The fail test, the pass test and the confidence sequence in one statement.
+			SELECT f.p_value, p.p_value, c.lower, c.upper
+				INTO v_fail_p, v_pass_p, res.ci_low, res.ci_high
+				FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_fail_margin,
+						 CASE WHEN v_hib THEN 'less' ELSE 'greater' END, v_alpha) f,
+					 rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_margin,
+						 CASE WHEN v_hib THEN 'greater' ELSE 'less' END, v_pass_alpha) p,
+					 rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, 0, 'two-sided', v_alpha) c;
 		END IF;
 	END IF;
 	IF v_test = 'event_share' THEN
-		SELECT * INTO t FROM rollout.event_share_test(v_xc, v_xb, v_share, v_theta_f, 'greater');
-		v_fail_p := t.p_value;
-		res.statistic := t.log_e;
-		SELECT * INTO t FROM rollout.event_share_test(v_yc, v_yb, v_share, v_theta_p, 'less');
-		v_pass_p := t.p_value;
+		-- The fail test and the pass test in one statement.
+		SELECT f.p_value, f.log_e, p.p_value INTO v_fail_p, res.statistic, v_pass_p
+			FROM rollout.event_share_test(v_xc, v_xb, v_share, v_theta_f, 'greater') f,
+				 rollout.event_share_test(v_yc, v_yb, v_share, v_theta_p, 'less') p;
 	END IF;
 
 	IF v_fail_p < v_alpha AND v_nc >= v_fail_floor AND v_nb >= v_fail_floor THEN

@@ -41,6 +41,32 @@ BEGIN
 END
 $$;
 
+-- Records the verdicts of one evaluation in one statement, in gate order:
+-- g[i], v[i] and acted[i] as _store_verdict() takes them.
+CREATE FUNCTION rollout._store_verdicts(r rollout.rollouts, g jsonb[], v rollout.gate_verdict[],
+										p_at timestamptz, acted boolean[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO rollout.gate_results (rollout_id, stage, at, gate, metric, comparison, test, verdict,
+		statistic, p_value, estimate, ci_low, ci_high, n_candidate, n_baseline,
+		value_candidate, value_baseline, threshold, window_from, window_to, action, acted, detail)
+	SELECT r.id, r.stage, p_at, g[x.i]->>'name', g[x.i]->>'metric', g[x.i]->>'comparison', g[x.i]->>'test',
+		(v[x.i]).verdict, (v[x.i]).statistic, (v[x.i]).p_value, (v[x.i]).estimate, (v[x.i]).ci_low, (v[x.i]).ci_high,
+		(v[x.i]).n_candidate, (v[x.i]).n_baseline, (v[x.i]).value_candidate, (v[x.i]).value_baseline,
+		jsonb_build_object('margin', g[x.i]->'margin', 'ratio', g[x.i]->'ratio', 'alpha', g[x.i]->'alpha',
+						   'min_samples', g[x.i]->'min_samples', 'window', g[x.i]->'window',
+						   'mode', g[x.i]->'mode', 'higher_is_better', g[x.i]->'higher_is_better',
+						   'fail_margin', g[x.i]->'fail_margin', 'fail_ratio', g[x.i]->'fail_ratio',
+						   'pass_alpha', g[x.i]->'pass_alpha', 'prove_at_percent', g[x.i]->'prove_at_percent'),
+		(v[x.i]).window_from, (v[x.i]).window_to, g[x.i]->>'action', acted[x.i], (v[x.i]).detail
+	FROM generate_subscripts(g, 1) AS x(i)
+	ORDER BY x.i;
+END
+$$;
+
 -- Sets a locked rollout to a holding-type state with a reason, once.
 CREATE FUNCTION rollout._hold(r rollout.rollouts, p_state text, p_action text, p_reason text,
 							  p_at timestamptz)
@@ -244,6 +270,9 @@ DECLARE
 	v_need bigint;
 	v_n_c bigint;
 	v_n_b bigint;
+	v_store_g jsonb[] := '{}';
+	v_store_v rollout.gate_verdict[] := '{}';
+	v_store_a boolean[] := '{}';
 BEGIN
 	FOR g IN SELECT * FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) LOOP
 		v_name := g->>'name';
@@ -256,7 +285,7 @@ BEGIN
 		END IF;
 		v_verdicts := v_verdicts || jsonb_build_object(v_name, v.verdict);
 		IF v_act = 'dry_run' THEN
-			PERFORM rollout._store_verdict(r, g, v, p_at, false);
+			v_store_g := v_store_g || g; v_store_v := v_store_v || v; v_store_a := v_store_a || false;
 			CONTINUE;
 		END IF;
 		-- An alert gate tells people; it does not stop the rollout.
@@ -309,9 +338,12 @@ BEGIN
 		ELSIF v_streak ? v_name THEN
 			v_streak := v_streak - v_name;
 		END IF;
-		PERFORM rollout._store_verdict(r, g, v, p_at,
-			v.verdict = 'fail' AND v_act IN ('rollback_now', 'rollback', 'freeze', 'hold_for_approval', 'hold'));
+		v_store_g := v_store_g || g; v_store_v := v_store_v || v;
+		v_store_a := v_store_a ||
+			(v.verdict = 'fail' AND v_act IN ('rollback_now', 'rollback', 'freeze', 'hold_for_approval', 'hold'));
 	END LOOP;
+	-- The verdicts, in one statement (issue 15).
+	PERFORM rollout._store_verdicts(r, v_store_g, v_store_v, p_at, v_store_a);
 
 	UPDATE rollout.rollouts SET fail_streak = v_streak, last_eval_at = p_at WHERE id = r.id;
 	UPDATE rollout.stages SET verdicts = v_verdicts WHERE rollout_id = r.id AND stage = r.stage;

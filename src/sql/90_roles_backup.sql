@@ -266,7 +266,7 @@ GRANT EXECUTE ON FUNCTION
 	TO rollout_operator;
 
 -- The pieces of a tick (_tick_begin, _due_rollouts, _tick_rollout,
--- _tick_baselines) are granted to nobody: tick(), SECURITY DEFINER, and the
+-- _tick_baselines, _store_verdicts) are granted to nobody: tick(), SECURITY DEFINER, and the
 -- worker, which runs as the bootstrap superuser, call them.
 
 -- Admins: the registry, the emergency path, maintenance, settings. Direct
