@@ -21,7 +21,8 @@ export PGOPTIONS="-c bench.clk_tck=$CLK_TCK"
 "${PSQL[@]}" >/dev/null <<'SQL' || { echo "bench_tick: set-up failed"; exit 0; }
 CREATE TABLE bench_tick_times (scale integer, path text, rollout_id bigint, ms float8);
 -- CPU time of this backend so far, in ms (Linux /proc, 10 ms steps): on a
--- shared machine the wall clock also counts other people's work.
+-- shared machine the wall clock also counts other people's work (a busy
+-- virtual machine still inflates CPU time somewhat).
 CREATE FUNCTION bench_cpu_ms() RETURNS float8 LANGUAGE sql AS $$
 	SELECT (split_part(s, ' ', 14)::float8 + split_part(s, ' ', 15)::float8) * 1000
 		   / current_setting('bench.clk_tck')::float8
@@ -88,7 +89,7 @@ SQL
   last_n=$n; last_total=$total; last_cnt=$cnt; last_per=$per_r; last_med=$med
 done
 echo "  goal: tick time per rollout <= 1 ms at 1 000 rollouts (six default gates); CPU/rollout is the"
-echo "  tick backend's own CPU time (/proc), which other load on the machine does not add to"
+echo "  tick backend's own CPU time (/proc): less sensitive than the wall clock to other load"
 awk -v n="$last_n" -v t="$last_total" -v c="$last_cnt" 'BEGIN {
   printf "  worker pass over %s rollouts (%s evaluated, one transaction each): %s s = %.2f of the 300 s evaluation interval (goal <= 1)\n", n, c, t, t / 300 }'
 echo "  (bench_tick took $(( $(date +%s) - start_all )) s)"
