@@ -55,6 +55,8 @@ extern void OutcomeResolve(const char *agent, int32 version, TimestampTz at,
 						   int row, OutcomeContext *ctx);
 extern bool OutcomeResolveRollout(const char *agent, int32 version, int64 rollout_id,
 								  int row, OutcomeContext *ctx);
+extern bool OutcomeResolveCached(const char *agent, int32 version, TimestampTz at,
+								 OutcomeContext *ctx);
 
 /* outcome_decision.c */
 extern void OutcomeResolveToken(const char *agent, int32 version, bool shadow,

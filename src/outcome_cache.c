@@ -287,6 +287,8 @@ ResolveAgent(const char *agent, int32 version, int row)
 	return entry;
 }
 
+static void FillByTime(AgentEntry *entry, int32 version, TimestampTz at, OutcomeContext *ctx);
+
 /* Sets ctx's arm to the arm of version in rollout r, if it is in one. */
 static void
 ArmOfVersion(const CachedRollout *r, int32 version, OutcomeContext *ctx)
@@ -320,8 +322,39 @@ void
 OutcomeResolve(const char *agent, int32 version, TimestampTz at, int row,
 			   OutcomeContext *ctx)
 {
-	AgentEntry *entry = ResolveAgent(agent, version, row);
+	FillByTime(ResolveAgent(agent, version, row), version, at, ctx);
+}
 
+/*
+ * OutcomeResolve from the cache alone: returns true and fills ctx when the
+ * cache is valid and holds the agent, loaded, with the version known to
+ * exist; false when OutcomeResolve (which needs SPI) must run. The batch
+ * paths call it per row, so most rows need no SPI connection.
+ */
+bool
+OutcomeResolveCached(const char *agent, int32 version, TimestampTz at, OutcomeContext *ctx)
+{
+	AgentEntry *entry;
+
+	RegistryCheckName(agent, "agent");
+	if (CacheStale || AgentCache == NULL)
+		return false;
+	entry = hash_search(AgentCache, agent, HASH_FIND, NULL);
+	if (entry == NULL || !entry->loaded)
+		return false;
+	for (int i = 0; i < entry->nversions; i++)
+		if (entry->versions[i] == version)
+		{
+			FillByTime(entry, version, at, ctx);
+			return true;
+		}
+	return false;
+}
+
+/* Fills ctx from a loaded entry: the rollout covering `at`, the version's arm. */
+static void
+FillByTime(AgentEntry *entry, int32 version, TimestampTz at, OutcomeContext *ctx)
+{
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->quality_min = entry->quality_min;
 	ctx->quality_max = entry->quality_max;

@@ -108,6 +108,12 @@ ClipText(const char *s, int len)
 	return psprintf("%s...", pnstrdup(s, pg_mbcliplen(s, len, OUTCOME_ECHO_BYTES)));
 }
 
+/* The limits of custom metrics, for error details (a constant, so no call formats it). */
+#define METRICS_LIMITS_DETAIL \
+	"Custom metrics have at most " CppAsString2(OUTCOME_MAX_METRICS) " keys of at most " \
+	CppAsString2(OUTCOME_MAX_METRIC_KEY) " bytes, values at most 1e+12 in magnitude, " \
+	CppAsString2(OUTCOME_MAX_METRICS_BYTES) " bytes in all."
+
 /*
  * Returns NULL when metrics is an object of at most OUTCOME_MAX_METRICS
  * numbers within the outcome bound, with short keys and a bounded size;
@@ -125,9 +131,10 @@ MetricsProblem(Jsonb *metrics, int *code, const char **detail)
 	*detail = "Custom metrics are passed as {\"name\": number, ...}.";
 	if (!JB_ROOT_IS_OBJECT(metrics) || JB_ROOT_IS_SCALAR(metrics))
 		return psprintf("argument \"metrics\" must be a JSON object");
-	*detail = psprintf("Custom metrics have at most %d keys of at most %d bytes, values at most %g in magnitude, %d bytes in all.",
-					   OUTCOME_MAX_METRICS, OUTCOME_MAX_METRIC_KEY, OUTCOME_MAX_VALUE,
-					   OUTCOME_MAX_METRICS_BYTES);
+	/* The default '{}': nothing to check (record() meets it on every call). */
+	if (JB_ROOT_COUNT(metrics) == 0)
+		return NULL;
+	*detail = METRICS_LIMITS_DETAIL;
 	if (VARSIZE(metrics) > OUTCOME_MAX_METRICS_BYTES)
 	{
 		*code = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
@@ -415,19 +422,35 @@ rollout_outcome_resolve(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(5))
 		OutcomeCheckMetrics(PG_GETARG_JSONB_P(5), row);
 
-	SPI_connect();
 	if (PG_NARGS() > 8 && !PG_ARGISNULL(8))
+	{
+		SPI_connect();
 		OutcomeResolveToken(agent, version, PG_NARGS() > 9 && !PG_ARGISNULL(9) && PG_GETARG_BOOL(9),
 							PG_GETARG_TEXT_PP(8), row, &ctx);
-	else
+		SPI_finish();
+	}
+	else if (!OutcomeResolveCached(agent, version, at, &ctx))
+	{
+		/* Most rows of a batch resolve from the cache, without SPI. */
+		SPI_connect();
 		OutcomeResolve(agent, version, at, row, &ctx);
-	SPI_finish();
+		SPI_finish();
+	}
 	if (!PG_ARGISNULL(2))
 		OutcomeCheckQuality(agent, PG_GETARG_FLOAT8(2), &ctx, row);
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "rollout._outcome_resolve must return a composite");
-	desc = BlessTupleDesc(desc);
+	/* The result's TupleDesc, built once per call site (fn_extra). */
+	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "rollout._outcome_resolve must return a composite");
+		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = desc;
+	}
 	values[0] = Int64GetDatum(ctx.rollout_id);
 	nulls[0] = !ctx.has_rollout;
 	values[1] = Int32GetDatum(ctx.stage);

@@ -179,19 +179,14 @@ DECLARE
 	v_yc bigint := 0;
 	v_yb bigint := 0;
 BEGIN
-	SELECT x.counted_to INTO v_from FROM rollout.gate_tallies x
-		WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
-	IF NOT FOUND THEN
-		v_from := rollout.window_start(r.stage_started_at);
-		INSERT INTO rollout.gate_tallies (rollout_id, gate, stage, counted_to)
-			VALUES (r.id, v_gate, r.stage, v_from);
-	END IF;
-	IF v_to <= v_from THEN
-		RETURN;
-	END IF;
-
+	-- Rates and means: one statement sums the stage's ended windows into
+	-- the tally row, creating it (counted_to the stage's first window when
+	-- none has ended) or replacing it unless it already counts to v_to.
 	IF v_cmp = 'rate' THEN
-		SELECT coalesce(sum(CASE WHEN v_metric = 'success' THEN w.n_success_known ELSE w.n END)
+		INSERT INTO rollout.gate_tallies AS x (rollout_id, gate, stage, counted_to, n_candidate,
+			n_baseline, x_candidate, x_baseline, y_candidate, y_baseline)
+		SELECT r.id, v_gate, r.stage, greatest(v_to, v_stage_from), a.nc, a.nb, a.xc, a.xb, a.xc, a.xb
+		FROM (SELECT coalesce(sum(CASE WHEN v_metric = 'success' THEN w.n_success_known ELSE w.n END)
 							FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
 			   coalesce(sum(CASE WHEN v_metric = 'success' THEN w.n_success_known ELSE w.n END)
 							FILTER (WHERE w.arm = 'stable'), 0) AS nb,
@@ -201,34 +196,38 @@ BEGIN
 			   coalesce(sum(CASE v_metric WHEN 'success' THEN w.n_success_known - w.n_success
 							WHEN 'error' THEN w.n_error WHEN 'safety' THEN w.n_safety ELSE w.n END)
 							FILTER (WHERE w.arm = 'stable'), 0) AS xb
-			INTO t
 			FROM rollout.outcome_windows w
 			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
-			  AND w.window_start >= v_stage_from AND w.window_start < v_to;
-		UPDATE rollout.gate_tallies x SET counted_to = v_to,
-			n_candidate = t.nc, n_baseline = t.nb,
-			x_candidate = t.xc, x_baseline = t.xb,
-			y_candidate = t.xc, y_baseline = t.xb
-			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+			  AND w.window_start >= v_stage_from AND w.window_start < v_to) a
+		ON CONFLICT (rollout_id, gate, stage) DO UPDATE SET counted_to = v_to,
+			n_candidate = excluded.n_candidate, n_baseline = excluded.n_baseline,
+			x_candidate = excluded.x_candidate, x_baseline = excluded.x_baseline,
+			y_candidate = excluded.y_candidate, y_baseline = excluded.y_baseline
+			WHERE x.counted_to < v_to;
 	ELSIF v_cmp = 'mean' AND v_metric LIKE 'metrics.%' THEN
 		-- A custom metric: its per-window {"n", "sum", "sumsq"} in metrics.
-		SELECT coalesce(sum((w.metrics->substr(v_metric, 9)->>'n')::bigint) FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
+		INSERT INTO rollout.gate_tallies AS x (rollout_id, gate, stage, counted_to, n_candidate,
+			n_baseline, sum_candidate, sum_baseline, sumsq_candidate, sumsq_baseline)
+		SELECT r.id, v_gate, r.stage, greatest(v_to, v_stage_from), a.nc, a.nb, a.sc, a.sb, a.qc, a.qb
+		FROM (SELECT coalesce(sum((w.metrics->substr(v_metric, 9)->>'n')::bigint) FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
 			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'n')::bigint) FILTER (WHERE w.arm = 'stable'), 0) AS nb,
 			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sum')::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS sc,
 			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sum')::float8) FILTER (WHERE w.arm = 'stable'), 0) AS sb,
 			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sumsq')::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS qc,
 			   coalesce(sum((w.metrics->substr(v_metric, 9)->>'sumsq')::float8) FILTER (WHERE w.arm = 'stable'), 0) AS qb
-			INTO t
 			FROM rollout.outcome_windows w
 			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
-			  AND w.window_start >= v_stage_from AND w.window_start < v_to;
-		UPDATE rollout.gate_tallies x SET counted_to = v_to,
-			n_candidate = t.nc, n_baseline = t.nb,
-			sum_candidate = t.sc, sum_baseline = t.sb,
-			sumsq_candidate = t.qc, sumsq_baseline = t.qb
-			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+			  AND w.window_start >= v_stage_from AND w.window_start < v_to) a
+		ON CONFLICT (rollout_id, gate, stage) DO UPDATE SET counted_to = v_to,
+			n_candidate = excluded.n_candidate, n_baseline = excluded.n_baseline,
+			sum_candidate = excluded.sum_candidate, sum_baseline = excluded.sum_baseline,
+			sumsq_candidate = excluded.sumsq_candidate, sumsq_baseline = excluded.sumsq_baseline
+			WHERE x.counted_to < v_to;
 	ELSIF v_cmp = 'mean' THEN
-		SELECT coalesce(sum(CASE v_metric WHEN 'quality' THEN w.n_quality WHEN 'latency_ms' THEN w.n_latency
+		INSERT INTO rollout.gate_tallies AS x (rollout_id, gate, stage, counted_to, n_candidate,
+			n_baseline, sum_candidate, sum_baseline, sumsq_candidate, sumsq_baseline)
+		SELECT r.id, v_gate, r.stage, greatest(v_to, v_stage_from), a.nc, a.nb, a.sc, a.sb, a.qc, a.qb
+		FROM (SELECT coalesce(sum(CASE v_metric WHEN 'quality' THEN w.n_quality WHEN 'latency_ms' THEN w.n_latency
 							 WHEN 'cost' THEN w.n_cost WHEN 'success' THEN w.n_success_known ELSE w.n END)
 							FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
 			   coalesce(sum(CASE v_metric WHEN 'quality' THEN w.n_quality WHEN 'latency_ms' THEN w.n_latency
@@ -250,16 +249,25 @@ BEGIN
 							 WHEN 'cost' THEN w.sumsq_cost WHEN 'success' THEN w.n_success
 							 WHEN 'error' THEN w.n_error ELSE w.n_safety END)
 							FILTER (WHERE w.arm = 'stable'), 0) AS qb
-			INTO t
 			FROM rollout.outcome_windows w
 			WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
-			  AND w.window_start >= v_stage_from AND w.window_start < v_to;
-		UPDATE rollout.gate_tallies x SET counted_to = v_to,
-			n_candidate = t.nc, n_baseline = t.nb,
-			sum_candidate = t.sc, sum_baseline = t.sb,
-			sumsq_candidate = t.qc, sumsq_baseline = t.qb
-			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+			  AND w.window_start >= v_stage_from AND w.window_start < v_to) a
+		ON CONFLICT (rollout_id, gate, stage) DO UPDATE SET counted_to = v_to,
+			n_candidate = excluded.n_candidate, n_baseline = excluded.n_baseline,
+			sum_candidate = excluded.sum_candidate, sum_baseline = excluded.sum_baseline,
+			sumsq_candidate = excluded.sumsq_candidate, sumsq_baseline = excluded.sumsq_baseline
+			WHERE x.counted_to < v_to;
 	ELSE
+		SELECT x.counted_to INTO v_from FROM rollout.gate_tallies x
+			WHERE x.rollout_id = r.id AND x.gate = v_gate AND x.stage = r.stage;
+		IF NOT FOUND THEN
+			v_from := v_stage_from;
+			INSERT INTO rollout.gate_tallies (rollout_id, gate, stage, counted_to)
+				VALUES (r.id, v_gate, r.stage, v_from);
+		END IF;
+		IF v_to <= v_from THEN
+			RETURN;
+		END IF;
 		-- The base: the baseline's quantile over the gate's window before v_from.
 		SELECT rollout.ddsketch_quantile(rollout.ddsketch_merge(
 				CASE WHEN v_metric = 'latency_ms' THEN w.latency_sketch ELSE w.cost_sketch END), v_q)
@@ -304,14 +312,22 @@ $$;
 -- ", about 2 h 10 min more at the current rate": the time a gate still
 -- needs when it has taken p_elapsed and needs p_factor times as much again.
 CREATE FUNCTION rollout._eta(p_elapsed interval, p_factor float8) RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN p_factor IS NULL OR p_factor <= 0 OR p_elapsed <= interval '0' THEN ''
-				WHEN p_factor > 1000 THEN ', more than 1000 times the time so far at the current rate'
-				ELSE pg_catalog.format(', about %s%s h %s min more at the current rate',
-						CASE WHEN m >= 1440 THEN (m / 1440) || ' d ' ELSE '' END, m % 1440 / 60, m % 60) END
-	FROM (SELECT ceil(extract(epoch FROM p_elapsed) * p_factor / 60)::bigint AS m) x
+DECLARE
+	m bigint;
+BEGIN
+	-- PL/pgSQL, not SQL: an SQL function with SET is planned at every call.
+	IF p_factor IS NULL OR p_factor <= 0 OR p_elapsed <= interval '0' THEN
+		RETURN '';
+	ELSIF p_factor > 1000 THEN
+		RETURN ', more than 1000 times the time so far at the current rate';
+	END IF;
+	m := ceil(extract(epoch FROM p_elapsed) * p_factor / 60)::bigint;
+	RETURN pg_catalog.format(', about %s%s h %s min more at the current rate',
+		CASE WHEN m >= 1440 THEN (m / 1440) || ' d ' ELSE '' END, m % 1440 / 60, m % 60);
+END
 $$;
 
 -- Evaluates an always-valid gate (test event_share or sequential) over the
@@ -366,7 +382,6 @@ DECLARE
 	v_pass_p float8;
 	v_fail_floor bigint := 0;
 	v_se float8;
-	t record;
 BEGIN
 	IF v_cmp = 'rate' AND v_metric NOT IN ('success', 'error', 'safety')
 	   OR v_cmp = 'mean' AND v_metric NOT IN ('quality', 'latency_ms', 'cost', 'success', 'error', 'safety')
@@ -381,14 +396,15 @@ BEGIN
 		   array_agg(x.n_candidate::float8 / (x.n_candidate + x.n_baseline) ORDER BY x.stage),
 		   sum(x.n_candidate), sum(x.n_baseline), sum(x.x_candidate), sum(x.x_baseline),
 		   sum(x.sum_candidate), sum(x.sum_baseline), sum(x.sumsq_candidate), sum(x.sumsq_baseline),
-		   (array_agg(x.baseline_quantile ORDER BY x.stage DESC))[1], min(x.counted_to) FILTER (WHERE x.stage = 1)
+		   (array_agg(x.baseline_quantile ORDER BY x.stage DESC))[1],
+		   -- The canary's start, read in the same statement.
+		   (SELECT s.started_at FROM rollout.stages s WHERE s.rollout_id = r.id AND s.stage = 1)
 		INTO v_xc, v_xb, v_yc, v_yb, v_share, v_nc, v_nb, v_sxc, v_sxb,
 			 v_sc, v_sb, v_qc, v_qb, v_base, v_from
 		FROM rollout.gate_tallies x
 		WHERE x.rollout_id = r.id AND x.gate = g->>'name' AND x.stage >= 1
 		  AND x.n_candidate + x.n_baseline > 0;
 	res.window_to := rollout.window_start(p_at);
-	SELECT s.started_at INTO v_from FROM rollout.stages s WHERE s.rollout_id = r.id AND s.stage = 1;
 	res.window_from := rollout.window_start(coalesce(v_from, r.stage_started_at));
 	res.n_candidate := coalesce(v_nc, 0);
 	res.n_baseline := coalesce(v_nb, 0);
@@ -450,23 +466,21 @@ BEGIN
 			v_pass_p := CASE WHEN v_sign * res.estimate < v_margin THEN 0 ELSE 1 END;
 		ELSE
 			res.statistic := res.estimate / v_se;
-			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_fail_margin,
-				CASE WHEN v_hib THEN 'less' ELSE 'greater' END, v_alpha);
-			v_fail_p := t.p_value;
-			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_margin,
-				CASE WHEN v_hib THEN 'greater' ELSE 'less' END, v_pass_alpha);
-			v_pass_p := t.p_value;
-			SELECT * INTO t FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, 0, 'two-sided', v_alpha);
-			res.ci_low := t.lower;
-			res.ci_high := t.upper;
+			-- The fail test, the pass test and the confidence sequence in one statement.
+			SELECT f.p_value, p.p_value, c.lower, c.upper
+				INTO v_fail_p, v_pass_p, res.ci_low, res.ci_high
+				FROM rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_fail_margin,
+						 CASE WHEN v_hib THEN 'less' ELSE 'greater' END, v_alpha) f,
+					 rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, v_sign * v_margin,
+						 CASE WHEN v_hib THEN 'greater' ELSE 'less' END, v_pass_alpha) p,
+					 rollout.sequential_test(res.estimate, v_se, v_nc + v_nb, 0, 'two-sided', v_alpha) c;
 		END IF;
 	END IF;
 	IF v_test = 'event_share' THEN
-		SELECT * INTO t FROM rollout.event_share_test(v_xc, v_xb, v_share, v_theta_f, 'greater');
-		v_fail_p := t.p_value;
-		res.statistic := t.log_e;
-		SELECT * INTO t FROM rollout.event_share_test(v_yc, v_yb, v_share, v_theta_p, 'less');
-		v_pass_p := t.p_value;
+		-- The fail test and the pass test in one statement.
+		SELECT f.p_value, f.log_e, p.p_value INTO v_fail_p, res.statistic, v_pass_p
+			FROM rollout.event_share_test(v_xc, v_xb, v_share, v_theta_f, 'greater') f,
+				 rollout.event_share_test(v_yc, v_yb, v_share, v_theta_p, 'less') p;
 	END IF;
 
 	IF v_fail_p < v_alpha AND v_nc >= v_fail_floor AND v_nb >= v_fail_floor THEN

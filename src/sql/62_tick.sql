@@ -41,6 +41,32 @@ BEGIN
 END
 $$;
 
+-- Records the verdicts of one evaluation in one statement, in gate order:
+-- g[i], v[i] and acted[i] as _store_verdict() takes them.
+CREATE FUNCTION rollout._store_verdicts(r rollout.rollouts, g jsonb[], v rollout.gate_verdict[],
+										p_at timestamptz, acted boolean[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO rollout.gate_results (rollout_id, stage, at, gate, metric, comparison, test, verdict,
+		statistic, p_value, estimate, ci_low, ci_high, n_candidate, n_baseline,
+		value_candidate, value_baseline, threshold, window_from, window_to, action, acted, detail)
+	SELECT r.id, r.stage, p_at, g[x.i]->>'name', g[x.i]->>'metric', g[x.i]->>'comparison', g[x.i]->>'test',
+		(v[x.i]).verdict, (v[x.i]).statistic, (v[x.i]).p_value, (v[x.i]).estimate, (v[x.i]).ci_low, (v[x.i]).ci_high,
+		(v[x.i]).n_candidate, (v[x.i]).n_baseline, (v[x.i]).value_candidate, (v[x.i]).value_baseline,
+		jsonb_build_object('margin', g[x.i]->'margin', 'ratio', g[x.i]->'ratio', 'alpha', g[x.i]->'alpha',
+						   'min_samples', g[x.i]->'min_samples', 'window', g[x.i]->'window',
+						   'mode', g[x.i]->'mode', 'higher_is_better', g[x.i]->'higher_is_better',
+						   'fail_margin', g[x.i]->'fail_margin', 'fail_ratio', g[x.i]->'fail_ratio',
+						   'pass_alpha', g[x.i]->'pass_alpha', 'prove_at_percent', g[x.i]->'prove_at_percent'),
+		(v[x.i]).window_from, (v[x.i]).window_to, g[x.i]->>'action', acted[x.i], (v[x.i]).detail
+	FROM generate_subscripts(g, 1) AS x(i)
+	ORDER BY x.i;
+END
+$$;
+
 -- Sets a locked rollout to a holding-type state with a reason, once.
 CREATE FUNCTION rollout._hold(r rollout.rollouts, p_state text, p_action text, p_reason text,
 							  p_at timestamptz)
@@ -244,6 +270,9 @@ DECLARE
 	v_need bigint;
 	v_n_c bigint;
 	v_n_b bigint;
+	v_store_g jsonb[] := '{}';
+	v_store_v rollout.gate_verdict[] := '{}';
+	v_store_a boolean[] := '{}';
 BEGIN
 	FOR g IN SELECT * FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) LOOP
 		v_name := g->>'name';
@@ -256,7 +285,7 @@ BEGIN
 		END IF;
 		v_verdicts := v_verdicts || jsonb_build_object(v_name, v.verdict);
 		IF v_act = 'dry_run' THEN
-			PERFORM rollout._store_verdict(r, g, v, p_at, false);
+			v_store_g := v_store_g || g; v_store_v := v_store_v || v; v_store_a := v_store_a || false;
 			CONTINUE;
 		END IF;
 		-- An alert gate tells people; it does not stop the rollout.
@@ -309,9 +338,12 @@ BEGIN
 		ELSIF v_streak ? v_name THEN
 			v_streak := v_streak - v_name;
 		END IF;
-		PERFORM rollout._store_verdict(r, g, v, p_at,
-			v.verdict = 'fail' AND v_act IN ('rollback_now', 'rollback', 'freeze', 'hold_for_approval', 'hold'));
+		v_store_g := v_store_g || g; v_store_v := v_store_v || v;
+		v_store_a := v_store_a ||
+			(v.verdict = 'fail' AND v_act IN ('rollback_now', 'rollback', 'freeze', 'hold_for_approval', 'hold'));
 	END LOOP;
+	-- The verdicts, in one statement (issue 15).
+	PERFORM rollout._store_verdicts(r, v_store_g, v_store_v, p_at, v_store_a);
 
 	UPDATE rollout.rollouts SET fail_streak = v_streak, last_eval_at = p_at WHERE id = r.id;
 	UPDATE rollout.stages SET verdicts = v_verdicts WHERE rollout_id = r.id AND stage = r.stage;
@@ -477,67 +509,103 @@ BEGIN
 END
 $$;
 
--- Evaluates every active rollout once at the clock `at` (NULL: now()) and
--- returns one row per rollout acted on, waiting, skipped or in error.
-CREATE FUNCTION rollout.tick(at timestamptz DEFAULT pg_catalog.now())
+-- The prelude of a tick at the clock `at`: folds the committed outcomes into
+-- the window aggregates and moves route()'s exposure counters into their
+-- totals. tick() runs it in its own transaction; the worker commits it
+-- before it evaluates the rollouts, each in a transaction of its own.
+CREATE FUNCTION rollout._tick_begin(at timestamptz) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM rollout.refresh_aggregates(at);
+	PERFORM rollout._flush_exposures_into_totals(at);
+END
+$$;
+
+-- The active rollouts due for an evaluation at the clock `at`, those never
+-- evaluated or evaluated longest ago first; at most p_limit (NULL: all).
+-- A plan whose evaluation interval _tick_one() would reject is always
+-- listed, so the error is recorded.
+CREATE FUNCTION rollout._due_rollouts(at timestamptz, p_limit bigint DEFAULT NULL)
+RETURNS SETOF bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT x.id FROM rollout.rollouts x
+	WHERE rollout.is_active_state(x.state)
+	  AND (x.last_eval_at IS NULL
+		   OR jsonb_typeof(x.plan->'evaluation_interval_seconds') NOT IN ('number', 'null')
+		   OR NOT ((x.plan->>'evaluation_interval_seconds')::numeric BETWEEN 0 AND 1e9)
+		   OR at >= x.last_eval_at
+				+ make_interval(secs => rollout._plan_seconds(x.plan, 'evaluation_interval_seconds', 300)))
+	ORDER BY x.last_eval_at NULLS FIRST, x.id
+	LIMIT p_limit
+$$;
+
+-- Evaluates one rollout at the clock `at`: locks its row (a row locked by
+-- another transaction is skipped, never waited for), re-reads it, runs
+-- _tick_one() and returns what it did; no row when the rollout is no longer
+-- active or not due. An error is the rollout's own: it is returned and
+-- kept in last_error. tick() calls it for every due rollout; the worker
+-- calls it once per transaction.
+CREATE FUNCTION rollout._tick_rollout(p_id bigint, at timestamptz)
 RETURNS TABLE (rollout_id bigint, agent text, action text, detail text)
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_id bigint;
 	r rollout.rollouts;
 	v_msg text;
 BEGIN
-	at := coalesce(at, pg_catalog.now());
-	IF NOT isfinite(at) THEN
-		RAISE EXCEPTION 'argument "at" must be a finite time'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	-- Ticks from the worker and from cron never overlap.
-	PERFORM pg_advisory_xact_lock(7286523461853490001);
-	PERFORM rollout.refresh_aggregates(at);
-	PERFORM rollout._flush_exposures_into_totals(at);
-
-	-- Each rollout on its own: a row locked by another transaction is
-	-- skipped (never waited for), and an error in one rollout is reported
-	-- and kept in last_error while the others go on.
-	FOR v_id IN SELECT x.id FROM rollout.rollouts x
-				WHERE rollout.is_active_state(x.state) ORDER BY x.id LOOP
-		-- Lock the agent, then the row, and re-read it: a concurrent
-		-- promote/rollback may have won. Agent first, as every lifecycle
-		-- function does (60_lifecycle.sql), so the two never deadlock.
-		SELECT r0.* INTO r FROM rollout.rollouts r0
-			JOIN rollout.agents a ON a.name = r0.agent
-			WHERE r0.id = v_id FOR UPDATE OF a, r0 SKIP LOCKED;
-		IF NOT FOUND THEN
-			SELECT * INTO r FROM rollout.rollouts x WHERE x.id = v_id;
-			CONTINUE WHEN NOT FOUND;
+	-- Lock the agent, then the row, and re-read it: a concurrent
+	-- promote/rollback may have won. Agent first, as every lifecycle
+	-- function does (60_lifecycle.sql), so the two never deadlock.
+	SELECT r0.* INTO r FROM rollout.rollouts r0
+		JOIN rollout.agents a ON a.name = r0.agent
+		WHERE r0.id = p_id FOR UPDATE OF a, r0 SKIP LOCKED;
+	IF NOT FOUND THEN
+		SELECT * INTO r FROM rollout.rollouts x WHERE x.id = p_id;
+		IF FOUND THEN
 			rollout_id := r.id;
 			agent := r.agent;
 			action := 'skipped';
 			detail := 'the rollout or its agent is locked by another transaction; the next tick evaluates it';
 			RETURN NEXT;
-			CONTINUE;
 		END IF;
-		CONTINUE WHEN NOT rollout.is_active_state(r.state);
-		rollout_id := r.id;
-		agent := r.agent;
-		BEGIN
-			SELECT o.action, o.detail INTO action, detail FROM rollout._tick_one(r, at) o;
-			CONTINUE WHEN action IS NULL;
-		EXCEPTION WHEN OTHERS THEN
-			GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
-			action := 'error';
-			detail := v_msg;
-			UPDATE rollout.rollouts x SET last_error = left(v_msg, 1000), last_error_at = at
-			WHERE x.id = r.id;
-		END;
-		RETURN NEXT;
-	END LOOP;
+		RETURN;
+	END IF;
+	IF NOT rollout.is_active_state(r.state) THEN
+		RETURN;
+	END IF;
+	rollout_id := r.id;
+	agent := r.agent;
+	BEGIN
+		SELECT o.action, o.detail INTO action, detail FROM rollout._tick_one(r, at) o;
+		IF action IS NULL THEN
+			RETURN;
+		END IF;
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+		action := 'error';
+		detail := v_msg;
+		UPDATE rollout.rollouts x SET last_error = left(v_msg, 1000), last_error_at = at
+		WHERE x.id = r.id;
+	END;
+	RETURN NEXT;
+END
+$$;
 
-	-- After the stable period, refresh the promoted version's baseline metrics.
+-- After the stable period, refreshes the promoted version's baseline
+-- metrics; one row per rollout refreshed. The end of every tick.
+CREATE FUNCTION rollout._tick_baselines(at timestamptz)
+RETURNS TABLE (rollout_id bigint, agent text, action text, detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r rollout.rollouts;
+BEGIN
 	FOR r IN SELECT * FROM rollout.rollouts x
 			 WHERE x.state = 'promoted' AND x.baseline_refreshed_at IS NULL
 			   AND x.promoted_at + make_interval(secs => rollout._plan_seconds(x.plan, 'stable_period_seconds', 14400)) <= at
@@ -554,5 +622,34 @@ BEGIN
 		detail := pg_catalog.format('version %s is the new baseline', r.candidate);
 		RETURN NEXT;
 	END LOOP;
+END
+$$;
+
+-- Evaluates every active rollout once at the clock `at` (NULL: now()) and
+-- returns one row per rollout acted on, waiting, skipped or in error.
+-- Everything happens in the caller's transaction; rollouts not due are not
+-- locked. The worker runs the same steps with a transaction per rollout.
+CREATE FUNCTION rollout.tick(at timestamptz DEFAULT pg_catalog.now())
+RETURNS TABLE (rollout_id bigint, agent text, action text, detail text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+BEGIN
+	at := coalesce(at, pg_catalog.now());
+	IF NOT isfinite(at) THEN
+		RAISE EXCEPTION 'argument "at" must be a finite time'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- Ticks from the worker and from cron never overlap.
+	PERFORM pg_advisory_xact_lock(7286523461853490001);
+	PERFORM rollout._tick_begin(at);
+	-- Each rollout on its own: see _tick_rollout().
+	FOR v_id IN SELECT d FROM rollout._due_rollouts(at) d ORDER BY d LOOP
+		RETURN QUERY SELECT * FROM rollout._tick_rollout(v_id, at);
+	END LOOP;
+	RETURN QUERY SELECT * FROM rollout._tick_baselines(at);
 END
 $$;

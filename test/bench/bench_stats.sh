@@ -73,7 +73,8 @@ SQL
   echo "SELECT 'rollout.mann_whitney_agg(value, is_candidate) over rows, best of 3:';"
   for n in $SIZES; do echo "SELECT pg_temp.time_mw($n, true);"; done
 } > "$TMP/time.sql"
-"${PSQL[@]}" -f "$TMP/time.sql" 2>&1 | sed 's/^ *[0-9]/  &/'
+"${PSQL[@]}" -f "$TMP/time.sql" > "$TMP/pg.txt" 2>&1
+sed 's/^ *[0-9]/  &/' "$TMP/pg.txt"
 
 if /usr/bin/python3 -c 'import scipy' >/dev/null 2>&1; then
   for n in $SIZES; do
@@ -87,6 +88,7 @@ import scipy
 from scipy import stats
 d = sys.argv[1]
 print(f"scipy {scipy.__version__} mannwhitneyu on the same data, best of 3:")
+scipy_ms = {}
 for n in sys.argv[2:]:
     x = np.loadtxt(f"{d}/x{n}")
     y = np.loadtxt(f"{d}/y{n}")
@@ -96,6 +98,25 @@ for n in sys.argv[2:]:
         r = stats.mannwhitneyu(x, y)
         best = min(best, time.perf_counter() - s)
     print(f"  {n:>9} per side: {best * 1000:8.1f} ms   (U = {r.statistic:.1f}, p = {r.pvalue:.3e})")
+    scipy_ms[n] = best * 1000
+# Ratios: pg_rollout's time over scipy's on the same data (below 1: faster).
+pg = {}
+block = None
+for line in open(f"{d}/pg.txt"):
+    if line.startswith("rollout.mann_whitney("):
+        block = "array"
+    elif line.startswith("rollout.mann_whitney_agg"):
+        block = "agg"
+    elif block and "per side:" in line:
+        parts = line.split()
+        pg[(block, parts[0])] = float(parts[3])
+print("rollout.mann_whitney / scipy mannwhitneyu, time on the same data:")
+for n in sys.argv[2:]:
+    a = pg.get(("array", n))
+    g = pg.get(("agg", n))
+    fa = f"{a / scipy_ms[n]:.2f}" if a else "n/a"
+    fg = f"{g / scipy_ms[n]:.2f}" if g else "n/a"
+    print(f"  {n:>9} per side: array {fa}, aggregate over rows {fg}")
 PY
 else
   echo "scipy not installed for /usr/bin/python3: no scipy timing"
