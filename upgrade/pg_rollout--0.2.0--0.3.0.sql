@@ -17,7 +17,325 @@
 
 
 -- tick split (0.3.0): one rollout per call of rollout._tick_one, so that the
--- worker can evaluate each rollout in its own transaction
+-- worker can evaluate each rollout in its own transaction. rollout._tick_one
+-- and rollout.tick are created in the section "lifecycle (issue 13)" below,
+-- as the release has them.
+
+-- lifecycle (issue 13): every wait has a reason (rollout.status.waiting_for),
+-- hold_reason lists every failing gate and is cleared on release, resume and
+-- rollback, hold and alert events once per episode, sample collection
+-- (extensions, then a hold), the shadow hold released when similarity
+-- recovers and model_swap_extension, tick() refused in read-only transactions
+
+CREATE OR REPLACE FUNCTION rollout._hold(r rollout.rollouts, p_state text, p_action text, p_reason text,
+							  p_at timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF r.state = p_state THEN
+		IF r.hold_reason IS DISTINCT FROM p_reason THEN
+			UPDATE rollout.rollouts SET hold_reason = p_reason WHERE id = r.id;
+		END IF;
+		RETURN false;
+	END IF;
+	UPDATE rollout.rollouts SET state = p_state, hold_reason = p_reason,
+		paused_from = CASE WHEN p_state = 'paused' THEN r.state END
+		WHERE id = r.id;
+	PERFORM rollout._record_change(r, p_action, p_reason, p_at);
+	RETURN true;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._tick_shadow(r rollout.rollouts, p_at timestamptz,
+									 OUT action text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	sh jsonb := r.plan->'shadow';
+	v_n bigint;
+	v_sim float8;
+	v_need bigint := coalesce((sh->>'min_samples')::bigint, 0);
+	v_min_sim float8 := coalesce((sh->>'min_similarity')::float8, 0);
+	v_until timestamptz := rollout._shadow_until(r);
+	v_low text;
+BEGIN
+	SELECT coalesce(sum(w.n_similarity), 0), sum(w.sum_similarity) / nullif(sum(w.n_similarity), 0)
+		INTO v_n, v_sim
+		FROM rollout.shadow_windows w WHERE w.rollout_id = r.id AND w.stage = 0;
+	v_low := pg_catalog.format('shadow similarity %s below %s over %s pairs',
+							   round(v_sim::numeric, 3), v_min_sim, v_n);
+	IF r.state = 'holding' THEN
+		IF v_sim IS NULL OR v_sim < v_min_sim THEN
+			PERFORM rollout._hold(r, 'holding', 'hold', v_low, p_at);
+			action := 'wait';
+			detail := v_low;
+			RETURN;
+		END IF;
+		UPDATE rollout.rollouts SET state = 'shadow', hold_reason = NULL WHERE id = r.id;
+		PERFORM rollout._record_change(r, 'release',
+			pg_catalog.format('shadow similarity recovered: %s over %s pairs',
+							  round(v_sim::numeric, 3), v_n), p_at);
+		SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
+		action := 'release';
+	END IF;
+	IF p_at < v_until THEN
+		action := coalesce(action, 'wait');
+		detail := pg_catalog.format('shadow phase until %s: %s pairs, mean similarity %s',
+									v_until, v_n, coalesce(round(v_sim::numeric, 3)::text, 'none'));
+		RETURN;
+	END IF;
+	IF v_n < v_need OR (v_n = 0 AND v_min_sim > 0) THEN
+		action := coalesce(action, 'wait');
+		detail := pg_catalog.format('shadow phase short of pairs: %s of %s', v_n, v_need);
+		RETURN;
+	END IF;
+	IF v_sim IS NOT NULL AND v_sim < v_min_sim THEN
+		IF rollout._hold(r, 'holding', 'hold', v_low, p_at) THEN
+			action := 'hold';
+		ELSE
+			action := 'wait';
+		END IF;
+		detail := v_low;
+		RETURN;
+	END IF;
+	detail := rollout._advance(r, false, 'advance',
+		pg_catalog.format('shadow phase passed: %s pairs, mean similarity %s', v_n,
+						  coalesce(round(v_sim::numeric, 3)::text, 'n/a')), p_at);
+	action := CASE WHEN detail = 'promoted' THEN 'promote' ELSE 'advance' END;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._tick_canary(r rollout.rollouts, p_at timestamptz,
+									 OUT action text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	g jsonb;
+	v rollout.gate_verdict;
+	v_name text;
+	v_act text;
+	v_streak jsonb := r.fail_streak;
+	v_count integer;
+	v_last timestamptz;
+	v_min bigint;
+	v_rollback_now text[] := '{}';
+	v_rollback text[] := '{}';
+	v_freeze text[] := '{}';
+	v_approval text[] := '{}';
+	v_hold text[] := '{}';
+	v_alerts text[] := '{}';
+	v_blocking text[] := '{}';
+	v_short_gates text[] := '{}';
+	v_errors boolean := false;
+	v_verdicts jsonb := '{}';
+	v_srm text;
+	v_reason text;
+	v_step jsonb;
+	v_bake float8;
+	v_bake_until timestamptz;
+	v_max_ext integer := coalesce((r.plan->'extend'->>'max_extensions')::integer, 3);
+	v_need bigint;
+	v_n_c bigint;
+	v_n_b bigint;
+	v_short text;
+BEGIN
+	FOR g IN SELECT * FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) LOOP
+		v_name := g->>'name';
+		v_act := g->>'action';
+		-- Always-valid tests directly: _evaluate_gate would only pass them on.
+		IF g->>'test' IN ('event_share', 'sequential') THEN
+			v := rollout._evaluate_gate_av(r, g, p_at);
+		ELSE
+			v := rollout._evaluate_gate(r, g, p_at);
+		END IF;
+		v_verdicts := v_verdicts || jsonb_build_object(v_name, v.verdict);
+		IF v_act = 'dry_run' THEN
+			PERFORM rollout._store_verdict(r, g, v, p_at, false);
+			CONTINUE;
+		END IF;
+		-- An alert gate tells people; it does not stop the rollout.
+		IF v.verdict <> 'pass' AND v_act <> 'alert' THEN
+			v_blocking := v_blocking || pg_catalog.format('%s %s', v_name, v.verdict);
+			v_errors := v_errors OR v.verdict = 'error';
+		END IF;
+		v_min := coalesce((g->>'min_samples')::bigint, 0);
+		IF v.verdict = 'inconclusive' AND v_act <> 'alert'
+		   AND (coalesce(v.n_candidate, 0) < v_min OR coalesce(v.n_baseline, 0) < v_min) THEN
+			v_short_gates := v_short_gates || pg_catalog.format('%s %s of %s', v_name,
+				least(coalesce(v.n_candidate, 0), coalesce(v.n_baseline, 0)), v_min);
+		END IF;
+		-- Alerts go out once per failure episode: when a gate starts failing,
+		-- and again only after it has passed (fail_streak remembers
+		-- "alert:<gate>" across stages; an inconclusive verdict does not end
+		-- the episode).
+		IF v.verdict = 'pass' AND v_streak ? ('alert:' || v_name) THEN
+			v_streak := v_streak - ('alert:' || v_name);
+		END IF;
+		IF v.verdict = 'fail' THEN
+			IF (coalesce((g->>'alert')::boolean, false) OR v_act = 'alert')
+			   AND NOT v_streak ? ('alert:' || v_name) THEN
+				v_alerts := v_alerts || v_name;
+				v_streak := v_streak || jsonb_build_object('alert:' || v_name, p_at);
+			END IF;
+			CASE v_act
+				WHEN 'rollback_now' THEN
+					v_rollback_now := v_rollback_now || pg_catalog.format('gate %s failed: %s', v_name, v.detail);
+				WHEN 'rollback' THEN
+					v_count := coalesce((v_streak->v_name->>'count')::integer, 0);
+					v_last := (v_streak->v_name->>'last')::timestamptz;
+					IF v_last IS NULL OR p_at - v_last >= make_interval(secs => coalesce((g->>'window_seconds')::float8, 0)) THEN
+						v_count := v_count + 1;
+						v_last := p_at;
+					END IF;
+					v_streak := v_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
+					IF v_count >= coalesce((g->>'consecutive')::integer, 1) THEN
+						v_rollback := v_rollback || pg_catalog.format('gate %s failed in %s consecutive windows', v_name, v_count);
+					ELSE
+						v_hold := v_hold || pg_catalog.format('gate %s failed (%s of %s windows)', v_name, v_count, g->>'consecutive');
+					END IF;
+				WHEN 'freeze' THEN
+					v_freeze := v_freeze || pg_catalog.format('gate %s failed', v_name);
+				WHEN 'hold_for_approval' THEN
+					IF r.approved_stage IS DISTINCT FROM r.stage THEN
+						v_approval := v_approval || pg_catalog.format('gate %s failed', v_name);
+					ELSE
+						-- Approved for this stage: the failure no longer blocks.
+						v_blocking := array_remove(v_blocking, pg_catalog.format('%s fail', v_name));
+					END IF;
+				WHEN 'hold' THEN
+					v_hold := v_hold || pg_catalog.format('gate %s failed', v_name);
+				ELSE
+					NULL;
+			END CASE;
+		ELSIF v_streak ? v_name THEN
+			v_streak := v_streak - v_name;
+		END IF;
+		PERFORM rollout._store_verdict(r, g, v, p_at,
+			v.verdict = 'fail' AND v_act IN ('rollback_now', 'rollback', 'freeze', 'hold_for_approval', 'hold'));
+	END LOOP;
+
+	UPDATE rollout.rollouts SET fail_streak = v_streak, last_eval_at = p_at WHERE id = r.id;
+	UPDATE rollout.stages SET verdicts = v_verdicts WHERE rollout_id = r.id AND stage = r.stage;
+	SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
+
+	IF cardinality(v_alerts) > 0 THEN
+		PERFORM rollout._log_event(r.agent, r.id, 'alert', NULL,
+			jsonb_build_object('gates', to_jsonb(v_alerts)),
+			'gates started failing: ' || array_to_string(v_alerts, ', '), p_at);
+		PERFORM rollout._notify_change(r.id, r.agent, 'alert', r.state, r.stage, r.percent, p_at,
+									   'gates failed: ' || array_to_string(v_alerts, ', '));
+	END IF;
+
+	IF cardinality(v_rollback_now) > 0 THEN
+		detail := array_to_string(v_rollback_now, '; ');
+		PERFORM rollout._finish_rollback(r, true, 'rollback_now', detail, p_at);
+		action := 'rollback_now';
+		RETURN;
+	END IF;
+	IF cardinality(v_rollback) > 0 THEN
+		detail := array_to_string(v_rollback, '; ');
+		PERFORM rollout._finish_rollback(r, false, 'rollback', detail, p_at);
+		action := 'rollback';
+		RETURN;
+	END IF;
+	IF cardinality(v_freeze) > 0 THEN
+		detail := array_to_string(v_freeze, '; ');
+		PERFORM rollout._hold(r, 'paused', 'freeze', detail, p_at);
+		action := 'freeze';
+		RETURN;
+	END IF;
+	IF cardinality(v_approval) > 0 THEN
+		detail := array_to_string(v_approval, '; ');
+		PERFORM rollout._hold(r, 'awaiting_approval', 'hold_for_approval', detail, p_at);
+		action := 'hold_for_approval';
+		RETURN;
+	END IF;
+	v_srm := rollout._srm_reason(r, p_at);
+	IF v_srm IS NOT NULL THEN
+		v_hold := v_hold || v_srm;
+	END IF;
+	IF cardinality(v_hold) > 0 THEN
+		detail := array_to_string(v_hold, '; ');
+		action := CASE WHEN rollout._hold(r, 'holding', 'hold', detail, p_at) THEN 'hold' ELSE 'wait' END;
+		RETURN;
+	END IF;
+
+	-- Nothing failed. Advancing needs every acting gate to pass, the bake
+	-- time (extended by each extension) and the step's samples.
+	v_step := r.plan->'steps'->(r.stage - 1);
+	v_bake := coalesce((v_step->>'bake_seconds')::float8, 0);
+	v_bake_until := r.stage_started_at + make_interval(secs => v_bake * (1 + r.extensions));
+	v_need := coalesce((v_step->>'min_samples')::bigint, 0);
+	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
+		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
+		INTO v_n_c, v_n_b
+		FROM rollout._arm_counts(r.id, rollout.window_start(r.stage_started_at), p_at + interval '1 microsecond', r.stage) s;
+	IF v_n_c < v_need OR v_n_b < v_need THEN
+		v_short := pg_catalog.format('candidate %s, baseline %s, need %s', v_n_c, v_n_b, v_need);
+	END IF;
+	IF cardinality(v_short_gates) > 0 THEN
+		v_short := concat_ws('; ', v_short, 'gates ' || array_to_string(v_short_gates, ', '));
+	END IF;
+
+	IF p_at >= v_bake_until AND v_short IS NOT NULL AND NOT v_errors
+	   AND v_step IS NOT NULL AND r.strategy <> 'ab_test' THEN
+		-- Sample collection: boost once when allowed, else extend the bake,
+		-- else hold until the samples are in.
+		IF rollout._boost(r, p_at) THEN
+			action := 'boost';
+			detail := 'bake time over, short of samples: ' || v_short;
+			RETURN;
+		END IF;
+		IF r.extensions < v_max_ext AND v_bake > 0 THEN
+			UPDATE rollout.rollouts SET extensions = r.extensions + 1 WHERE id = r.id;
+			detail := pg_catalog.format('bake time over, short of samples (%s): bake extended to %s (extension %s of %s)',
+				v_short, v_bake_until + make_interval(secs => v_bake), r.extensions + 1, v_max_ext);
+			PERFORM rollout._record_change(r, 'extend', detail, p_at);
+			action := 'extend';
+			RETURN;
+		END IF;
+		v_reason := pg_catalog.format('short of samples after %s extensions of the bake: %s', r.extensions, v_short);
+		action := CASE WHEN rollout._hold(r, 'holding', 'hold', v_reason, p_at) THEN 'hold' ELSE 'wait' END;
+		detail := v_reason;
+		RETURN;
+	END IF;
+
+	IF cardinality(v_blocking) > 0 THEN
+		action := 'wait';
+		detail := 'gates not passed: ' || array_to_string(v_blocking, ', ');
+		IF r.state = 'holding' THEN
+			-- No gate fails any more; the hold ends when every gate passes.
+			PERFORM rollout._hold(r, 'holding', 'hold',
+				'no gate fails now; released when every gate passes (' || array_to_string(v_blocking, ', ') || ')', p_at);
+		END IF;
+		RETURN;
+	END IF;
+	IF r.state = 'holding' THEN
+		UPDATE rollout.rollouts SET state = 'canary', hold_reason = NULL WHERE id = r.id;
+		PERFORM rollout._record_change(r, 'release', 'every gate passes again', p_at);
+		SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
+	END IF;
+
+	IF p_at < v_bake_until THEN
+		action := 'wait';
+		detail := pg_catalog.format('baking until %s', v_bake_until);
+		RETURN;
+	END IF;
+	IF rollout.in_blackout(r.plan, p_at) THEN
+		action := 'wait';
+		detail := 'inside a blackout window';
+		RETURN;
+	END IF;
+	detail := rollout._advance(r, false, 'advance',
+		pg_catalog.format('stage %s passed: every gate passed, %s candidate and %s baseline samples',
+						  r.stage, v_n_c, v_n_b), p_at);
+	action := CASE WHEN detail = 'promoted' THEN 'promote' ELSE 'advance' END;
+END
+$$;
 
 CREATE OR REPLACE FUNCTION rollout._tick_one(r rollout.rollouts, at timestamptz,
 	OUT action text, OUT detail text)
@@ -40,7 +358,8 @@ BEGIN
 	IF r.state IN ('paused', 'awaiting_approval') THEN
 		-- Pausing stops advancement, never protection.
 		res := rollout._tick_protect(r, at);
-	ELSIF r.state = 'shadow' THEN
+	ELSIF r.stage = 0 AND r.state IN ('shadow', 'holding') THEN
+		-- The shadow phase, or a hold on its similarity.
 		UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
 		res := rollout._tick_shadow(r, at);
 	ELSIF r.strategy = 'ab_test' THEN
@@ -62,8 +381,6 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION rollout._tick_one(rollout.rollouts, timestamptz) FROM PUBLIC;
-
 CREATE OR REPLACE FUNCTION rollout.tick(at timestamptz DEFAULT pg_catalog.now())
 RETURNS TABLE (rollout_id bigint, agent text, action text, detail text)
 LANGUAGE plpgsql
@@ -79,6 +396,16 @@ BEGIN
 	IF NOT isfinite(at) THEN
 		RAISE EXCEPTION 'argument "at" must be a finite time'
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- A standby (or a read-only transaction) cannot change rollout state:
+	-- say so before the first write fails with a lower-level message.
+	IF pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean THEN
+		RAISE EXCEPTION 'rollout.tick() cannot run in a read-only transaction'
+			USING ERRCODE = 'read_only_sql_transaction',
+				  DETAIL = CASE WHEN pg_is_in_recovery()
+							    THEN 'This server is a standby; rollout state changes only on the primary.'
+							    ELSE 'tick() changes rollout state.' END,
+				  HINT = 'Call rollout.tick() on the primary, in a read-write transaction.';
 	END IF;
 	-- Ticks from the worker and from cron never overlap.
 	PERFORM pg_advisory_xact_lock(7286523461853490001);
@@ -138,3 +465,326 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION rollout._advance(r rollout.rollouts, p_full boolean, p_action text,
+								 p_reason text, p_at timestamptz)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_steps jsonb := r.plan->'steps';
+	v_next integer;
+	v_percent numeric;
+BEGIN
+	IF r.strategy = 'ab_test' OR p_full OR jsonb_array_length(coalesce(v_steps, '[]')) = 0 THEN
+		PERFORM rollout._finish_promotion(r, p_reason, p_at);
+		RETURN 'promoted';
+	END IF;
+	v_next := r.stage + 1;
+	IF v_next > jsonb_array_length(v_steps) THEN
+		PERFORM rollout._finish_promotion(r, p_reason, p_at);
+		RETURN 'promoted';
+	END IF;
+	v_percent := (v_steps->(v_next - 1)->>'percent')::numeric;
+	IF v_percent >= 100 THEN
+		PERFORM rollout._finish_promotion(r, p_reason, p_at);
+		RETURN 'promoted';
+	END IF;
+	UPDATE rollout.rollouts SET state = 'canary', stage = v_next, percent = v_percent,
+		stage_started_at = p_at, shadow_percent = 0, boosted = false, extensions = 0,
+		-- A new stage starts new failure streaks; an alert episode goes on
+		-- until its gate passes.
+		fail_streak = (SELECT coalesce(jsonb_object_agg(k, v), '{}') FROM jsonb_each(r.fail_streak) f(k, v)
+					   WHERE k LIKE 'alert:%'),
+		hold_reason = NULL, approved_stage = NULL, last_eval_at = NULL
+		WHERE id = r.id;
+	PERFORM rollout._record_change(r, p_action, p_reason, p_at);
+	RETURN pg_catalog.format('stage %s at %s%%', v_next, v_percent);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._finish_rollback(r rollout.rollouts, p_safety boolean, p_action text,
+										 p_reason text, p_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE rollout.rollouts SET state = 'rolled_back', percent = 0, shadow_percent = 0,
+		ended_at = p_at, paused_from = NULL, hold_reason = NULL,
+		drain_skipped = p_safety,
+		drain_until = CASE WHEN p_safety OR NOT r.pinning THEN p_at ELSE p_at + r.drain END
+		WHERE id = r.id;
+	IF r.state = 'promoted' THEN
+		PERFORM rollout.set_label(r.agent, 'production', r.baseline,
+								  coalesce(p_reason, pg_catalog.format('rollout %s rolled back', r.id)));
+	END IF;
+	PERFORM rollout._record_change(r, p_action, p_reason, p_at);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout.resume(agent text, reason text DEFAULT NULL,
+							   at timestamptz DEFAULT pg_catalog.now())
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r rollout.rollouts;
+BEGIN
+	at := rollout._lifecycle_at(at);
+	r := rollout._active_rollout(agent);
+	PERFORM rollout._require_state(r, 'paused', 'paused');
+	-- Back to the state it was paused from; the reason of a freeze goes, the
+	-- reason of a hold or an approval wait it returns to stays.
+	UPDATE rollout.rollouts SET state = coalesce(r.paused_from, 'canary'), paused_from = NULL,
+		hold_reason = CASE WHEN r.paused_from IN ('holding', 'awaiting_approval') THEN r.hold_reason END,
+		last_eval_at = NULL
+		WHERE id = r.id;
+	PERFORM rollout._record_change(r, 'resume', reason, at);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._shadow_until(r rollout.rollouts) RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT r.stage_started_at + make_interval(secs =>
+		rollout._plan_seconds(r.plan->'shadow', 'duration_seconds', 0)
+		* CASE WHEN (SELECT c.model FROM rollout.versions c WHERE c.agent = r.agent AND c.version = r.candidate)
+					IS DISTINCT FROM
+					(SELECT b.model FROM rollout.versions b WHERE b.agent = r.agent AND b.version = r.baseline)
+			   THEN 1 + coalesce(rollout._plan_seconds(r.plan->'shadow', 'model_swap_extension', 0), 0)
+			   ELSE 1 END)
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._blackout_until(p_plan jsonb, p_at timestamptz) RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_in timestamptz := p_at;
+	v_out timestamptz;
+	v_mid timestamptz;
+BEGIN
+	IF NOT rollout.in_blackout(p_plan, p_at) THEN
+		RETURN NULL;
+	END IF;
+	FOR i IN 1 .. 1152 LOOP
+		v_out := p_at + make_interval(mins => 10 * i);
+		EXIT WHEN NOT rollout.in_blackout(p_plan, v_out);
+		v_in := v_out;
+		v_out := NULL;
+	END LOOP;
+	IF v_out IS NULL THEN
+		RETURN 'infinity';
+	END IF;
+	WHILE v_out - v_in > interval '1 second' LOOP
+		v_mid := v_in + (v_out - v_in) / 2;
+		IF rollout.in_blackout(p_plan, v_mid) THEN
+			v_in := v_mid;
+		ELSE
+			v_out := v_mid;
+		END IF;
+	END LOOP;
+	RETURN date_trunc('second', v_out + interval '999 milliseconds');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._waiting_for(r rollout.rollouts, p_n_candidate bigint, p_n_baseline bigint,
+									 p_need bigint, p_bake_until timestamptz)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := coalesce(r.last_eval_at, r.stage_started_at);
+	v_parts text[] := '{}';
+	v_ev record;
+	v_n bigint;
+	v_sim float8;
+	v_need bigint;
+	v_until timestamptz;
+	v_fail text[];
+	v_alert text[];
+	v_error text[];
+	v_incon text[];
+	v_factor float8;
+	v_blackout timestamptz;
+BEGIN
+	IF NOT rollout.is_active_state(r.state) THEN
+		RETURN NULL;
+	END IF;
+	IF r.state = 'paused' THEN
+		SELECT e.action, e.acting_role, e.reason INTO v_ev FROM rollout.events e
+			WHERE e.rollout_id = r.id AND e.action IN ('pause', 'freeze') ORDER BY e.id DESC LIMIT 1;
+		RETURN CASE WHEN v_ev.action = 'freeze'
+					THEN pg_catalog.format('a person to resume it (rollout.resume()): frozen by a gate: %s', r.hold_reason)
+					ELSE pg_catalog.format('a person to resume it (rollout.resume()): paused by %s%s',
+										   coalesce(v_ev.acting_role, 'someone'), coalesce(': ' || v_ev.reason, ''))
+			   END || '; gates that roll back are still evaluated';
+	END IF;
+	IF r.state = 'awaiting_approval' THEN
+		RETURN pg_catalog.format('approval by a second person (rollout.approve() or rollout.promote()): %s; gates that roll back are still evaluated',
+								 coalesce(r.hold_reason, 'a gate failed'));
+	END IF;
+
+	IF r.stage = 0 THEN
+		-- The shadow phase.
+		SELECT coalesce(sum(w.n_similarity), 0), sum(w.sum_similarity) / nullif(sum(w.n_similarity), 0)
+			INTO v_n, v_sim
+			FROM rollout.shadow_windows w WHERE w.rollout_id = r.id AND w.stage = 0;
+		v_need := coalesce((r.plan->'shadow'->>'min_samples')::bigint, 0);
+		v_until := rollout._shadow_until(r);
+		IF r.state = 'holding' THEN
+			RETURN pg_catalog.format('shadow similarity to recover to %s (held: %s)',
+									 r.plan->'shadow'->>'min_similarity', r.hold_reason);
+		END IF;
+		IF v_n = 0 THEN
+			v_parts := v_parts || 'no shadow pairs recorded: the service must call rollout.record_shadow_pair() for the requests route() mirrors (decision.shadow_version)'::text;
+		ELSIF v_n < v_need THEN
+			v_parts := v_parts || pg_catalog.format('shadow pairs short: %s of %s%s', v_n, v_need,
+				rollout._eta(v_now - r.stage_started_at, (v_need - v_n)::float8 / v_n));
+		END IF;
+		IF v_now < v_until THEN
+			v_parts := v_parts || pg_catalog.format('shadow phase until %s', v_until);
+		END IF;
+		IF v_sim IS NOT NULL THEN
+			v_parts := v_parts || pg_catalog.format('mean similarity %s (at least %s needed)',
+				round(v_sim::numeric, 3), r.plan->'shadow'->>'min_similarity');
+		END IF;
+		RETURN array_to_string(v_parts, '; ');
+	END IF;
+
+	IF r.state = 'holding' THEN
+		v_parts := v_parts || ('held: ' || coalesce(r.hold_reason, 'a gate failed'));
+	END IF;
+	-- The verdicts of the last evaluation.
+	SELECT array_agg(gr.gate ORDER BY gr.id) FILTER (WHERE gr.verdict = 'fail' AND gr.action NOT IN ('alert', 'dry_run')),
+		   array_agg(gr.gate ORDER BY gr.id) FILTER (WHERE gr.verdict = 'fail' AND gr.action = 'alert'),
+		   array_agg(gr.gate ORDER BY gr.id) FILTER (WHERE gr.verdict = 'error' AND gr.action <> 'dry_run'),
+		   array_agg(gr.gate ORDER BY gr.id) FILTER (WHERE gr.verdict = 'inconclusive' AND gr.action NOT IN ('alert', 'dry_run'))
+		INTO v_fail, v_alert, v_error, v_incon
+		FROM rollout.gate_results gr
+		WHERE gr.rollout_id = r.id
+		  AND gr.at = (SELECT max(g2.at) FROM rollout.gate_results g2 WHERE g2.rollout_id = r.id);
+	IF r.state <> 'holding' AND cardinality(v_fail) > 0 THEN
+		v_parts := v_parts || ('gates failing: ' || array_to_string(v_fail, ', '));
+	END IF;
+	IF cardinality(v_error) > 0 THEN
+		v_parts := v_parts || ('gates in error: ' || array_to_string(v_error, ', '));
+	END IF;
+	IF cardinality(v_alert) > 0 THEN
+		v_parts := v_parts || ('alert fired (does not block): ' || array_to_string(v_alert, ', '));
+	END IF;
+	IF r.strategy = 'ab_test' THEN
+		v_parts := v_parts || 'a person to end the A/B test (rollout.promote() or rollout.rollback())'::text;
+	END IF;
+	IF p_bake_until IS NOT NULL AND v_now < p_bake_until THEN
+		v_parts := v_parts || pg_catalog.format('bake until %s%s', p_bake_until,
+			CASE WHEN r.extensions > 0 THEN pg_catalog.format(' (extended %s times)', r.extensions) ELSE '' END);
+	END IF;
+	IF p_need > 0 AND (p_n_candidate < p_need OR p_n_baseline < p_need) THEN
+		-- The arms short of the step's samples, and the time the slower needs.
+		v_factor := greatest((p_need - p_n_candidate)::float8 / nullif(p_n_candidate, 0),
+							 (p_need - p_n_baseline)::float8 / nullif(p_n_baseline, 0));
+		v_parts := v_parts || ('samples short: ' || concat_ws(', ',
+			CASE WHEN p_n_candidate < p_need THEN pg_catalog.format('candidate %s of %s', p_n_candidate, p_need) END,
+			CASE WHEN p_n_baseline < p_need THEN pg_catalog.format('baseline %s of %s', p_n_baseline, p_need) END)
+			|| CASE WHEN least(p_n_candidate, p_n_baseline) = 0 THEN ', none yet, so no estimate of the time'
+					ELSE rollout._eta(v_now - r.stage_started_at, v_factor) END);
+	END IF;
+	IF cardinality(v_incon) > 0 THEN
+		v_parts := v_parts || ('gates inconclusive: ' || array_to_string(v_incon, ', '));
+	END IF;
+	v_blackout := rollout._blackout_until(r.plan, v_now);
+	IF v_blackout IS NOT NULL THEN
+		v_parts := v_parts || pg_catalog.format('blackout until %s', v_blackout);
+	END IF;
+	IF r.last_error IS NOT NULL THEN
+		v_parts := v_parts || ('the last evaluation failed: ' || r.last_error);
+	END IF;
+	IF cardinality(v_parts) = 0 THEN
+		RETURN CASE WHEN r.last_eval_at IS NULL THEN 'the first evaluation'
+					ELSE 'nothing: it advances at the next evaluation' END;
+	END IF;
+	RETURN array_to_string(v_parts, '; ');
+END
+$$;
+
+CREATE OR REPLACE VIEW rollout.status AS
+SELECT DISTINCT ON (r.agent)
+	r.agent,
+	r.id AS rollout_id,
+	r.state,
+	r.stage,
+	r.percent,
+	r.strategy,
+	r.baseline,
+	r.candidate,
+	n.n_candidate AS samples_candidate,
+	n.n_baseline AS samples_baseline,
+	CASE WHEN jsonb_typeof(step->'min_samples') = 'number'
+			  AND (step->>'min_samples')::numeric BETWEEN 0 AND 9e18
+		 THEN (step->>'min_samples')::numeric::bigint END AS samples_needed,
+	bake.until AS bake_until,
+	CASE WHEN rollout.is_active_state(r.state) AND bake.until IS NOT NULL THEN
+		greatest(bake.until - coalesce(r.last_eval_at, r.stage_started_at), interval '0')
+	END AS bake_left,
+	CASE
+		WHEN r.state = 'promoted' THEN 1.0
+		WHEN r.stage = 0 OR nsteps = 0 THEN 0.0
+		ELSE round(((r.stage - 1) + least(1.0, greatest(0.0,
+				extract(epoch FROM coalesce(r.last_eval_at, r.stage_started_at) - r.stage_started_at)
+				/ nullif(rollout._plan_seconds(step, 'bake_seconds', 0)::numeric, 0)))) / nsteps, 3)
+	END AS progress,
+	r.hold_reason,
+	g.verdicts AS last_gate_results,
+	CASE WHEN rollout.is_active_state(r.state) THEN
+		coalesce(r.last_eval_at, r.started_at)
+		+ make_interval(secs => rollout._plan_seconds(r.plan, 'evaluation_interval_seconds', 300))
+	END AS next_evaluation,
+	r.started_at,
+	r.stage_started_at,
+	r.ended_at,
+	r.last_error,
+	r.last_error_at,
+	rollout._waiting_for(r, n.n_candidate::bigint, n.n_baseline::bigint,
+		CASE WHEN jsonb_typeof(step->'min_samples') = 'number'
+				  AND (step->>'min_samples')::numeric BETWEEN 0 AND 9e18
+			 THEN (step->>'min_samples')::numeric::bigint ELSE 0 END,
+		bake.until) AS waiting_for
+FROM rollout.rollouts r
+CROSS JOIN LATERAL (SELECT r.plan->'steps'->(r.stage - 1) AS step,
+						   CASE WHEN jsonb_typeof(r.plan->'steps') = 'array'
+								THEN jsonb_array_length(r.plan->'steps') ELSE 0 END AS nsteps) s
+CROSS JOIN LATERAL (SELECT r.stage_started_at
+						   + make_interval(secs => rollout._plan_seconds(s.step, 'bake_seconds', NULL)
+												   * (1 + r.extensions)) AS until) bake
+CROSS JOIN LATERAL (
+	SELECT coalesce(sum(a.n) FILTER (WHERE a.arm = 'candidate' AND NOT a.shadow), 0) AS n_candidate,
+		   coalesce(sum(a.n) FILTER (WHERE a.arm = 'stable' AND NOT a.shadow), 0) AS n_baseline
+	FROM rollout.arm_summary(r.id, rollout.window_start(r.stage_started_at), 'infinity', NULL, r.stage) a) n
+LEFT JOIN LATERAL (
+	SELECT jsonb_object_agg(gr.gate, jsonb_build_object('verdict', gr.verdict, 'p_value', gr.p_value,
+												  'estimate', gr.estimate, 'detail', gr.detail)) AS verdicts
+	FROM rollout.gate_results gr
+	WHERE gr.rollout_id = r.id
+	  AND gr.at = (SELECT max(gr2.at) FROM rollout.gate_results gr2 WHERE gr2.rollout_id = r.id)) g ON true
+ORDER BY r.agent, r.id DESC;
+
+
+REVOKE ALL ON FUNCTION rollout._tick_one(rollout.rollouts, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rollout._shadow_until(rollout.rollouts) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rollout._blackout_until(jsonb, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rollout._waiting_for(rollout.rollouts, bigint, bigint, bigint, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	rollout._waiting_for(rollout.rollouts, bigint, bigint, bigint, timestamptz),
+	rollout._eta(interval, float8),
+	rollout._shadow_until(rollout.rollouts),
+	rollout._blackout_until(jsonb, timestamptz)
+	TO rollout_reader;
+COMMENT ON VIEW rollout.status IS 'One row per agent about its latest rollout (final ones too): state, share, samples, bake, progress, the last gate results and what it is waiting for.';
+COMMENT ON COLUMN rollout.status.bake_until IS 'End of the stage''s bake time, extensions included.';
+COMMENT ON COLUMN rollout.status.waiting_for IS 'Why it is not advancing, in one line (as of its last evaluation; NULL once finished).';

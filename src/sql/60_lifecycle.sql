@@ -338,7 +338,10 @@ BEGIN
 	at := rollout._lifecycle_at(at);
 	r := rollout._active_rollout(agent);
 	PERFORM rollout._require_state(r, 'paused', 'paused');
+	-- Back to the state it was paused from; the reason of a freeze goes, the
+	-- reason of a hold or an approval wait it returns to stays.
 	UPDATE rollout.rollouts SET state = coalesce(r.paused_from, 'canary'), paused_from = NULL,
+		hold_reason = CASE WHEN r.paused_from IN ('holding', 'awaiting_approval') THEN r.hold_reason END,
 		last_eval_at = NULL
 		WHERE id = r.id;
 	PERFORM rollout._record_change(r, 'resume', reason, at);
@@ -417,7 +420,11 @@ BEGIN
 	END IF;
 	UPDATE rollout.rollouts SET state = 'canary', stage = v_next, percent = v_percent,
 		stage_started_at = p_at, shadow_percent = 0, boosted = false, extensions = 0,
-		fail_streak = '{}', hold_reason = NULL, approved_stage = NULL, last_eval_at = NULL
+		-- A new stage starts new failure streaks; an alert episode goes on
+		-- until its gate passes.
+		fail_streak = (SELECT coalesce(jsonb_object_agg(k, v), '{}') FROM jsonb_each(r.fail_streak) f(k, v)
+					   WHERE k LIKE 'alert:%'),
+		hold_reason = NULL, approved_stage = NULL, last_eval_at = NULL
 		WHERE id = r.id;
 	PERFORM rollout._record_change(r, p_action, p_reason, p_at);
 	RETURN pg_catalog.format('stage %s at %s%%', v_next, v_percent);
@@ -461,7 +468,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	UPDATE rollout.rollouts SET state = 'rolled_back', percent = 0, shadow_percent = 0,
-		ended_at = p_at, paused_from = NULL,
+		ended_at = p_at, paused_from = NULL, hold_reason = NULL,
 		drain_skipped = p_safety,
 		drain_until = CASE WHEN p_safety OR NOT r.pinning THEN p_at ELSE p_at + r.drain END
 		WHERE id = r.id;

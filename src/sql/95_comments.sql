@@ -306,7 +306,7 @@ COMMENT ON COLUMN rollout.exposures.rollout_id IS 'Rollout.';
 COMMENT ON COLUMN rollout.exposures.arm IS 'Arm.';
 COMMENT ON COLUMN rollout.exposures.exposures IS 'Decisions since the last flush.';
 
-COMMENT ON VIEW rollout.status IS 'One row per agent about its latest rollout (final ones too): state, share, samples, bake, progress and the last gate results.';
+COMMENT ON VIEW rollout.status IS 'One row per agent about its latest rollout (final ones too): state, share, samples, bake, progress, the last gate results and what it is waiting for.';
 COMMENT ON COLUMN rollout.status.agent IS 'Agent.';
 COMMENT ON COLUMN rollout.status.rollout_id IS 'Latest rollout.';
 COMMENT ON COLUMN rollout.status.state IS 'State.';
@@ -318,7 +318,7 @@ COMMENT ON COLUMN rollout.status.candidate IS 'Candidate version.';
 COMMENT ON COLUMN rollout.status.samples_candidate IS 'Candidate outcomes in the current stage.';
 COMMENT ON COLUMN rollout.status.samples_baseline IS 'Baseline outcomes in the current stage.';
 COMMENT ON COLUMN rollout.status.samples_needed IS 'Samples each arm needs in this stage.';
-COMMENT ON COLUMN rollout.status.bake_until IS 'End of the stage''s bake time.';
+COMMENT ON COLUMN rollout.status.bake_until IS 'End of the stage''s bake time, extensions included.';
 COMMENT ON COLUMN rollout.status.bake_left IS 'Bake time left (active rollouts).';
 COMMENT ON COLUMN rollout.status.progress IS 'Progress through the plan, 0 to 1.';
 COMMENT ON COLUMN rollout.status.hold_reason IS 'Why it holds, if it does.';
@@ -329,6 +329,7 @@ COMMENT ON COLUMN rollout.status.stage_started_at IS 'Start of the current stage
 COMMENT ON COLUMN rollout.status.ended_at IS 'End of the rollout.';
 COMMENT ON COLUMN rollout.status.last_error IS 'Last error tick() met evaluating the rollout.';
 COMMENT ON COLUMN rollout.status.last_error_at IS 'When that error happened.';
+COMMENT ON COLUMN rollout.status.waiting_for IS 'Why it is not advancing, in one line (as of its last evaluation; NULL once finished).';
 
 COMMENT ON VIEW rollout.comparison IS 'Candidate against baseline for every rollout, per window and per stage, from the window aggregates (rollout.compare()).';
 COMMENT ON COLUMN rollout.comparison.agent IS 'Agent.';
