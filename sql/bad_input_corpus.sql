@@ -196,6 +196,10 @@ FROM unnest(ARRAY['pause', 'resume', 'approve', 'promote', 'rollback', 'retry'])
 			 ('''c-bot''', '55000'), ('''c-bot'', at => ''infinity''', '22023'),
 			 ('''c-bot'', at => ''-infinity''', '22023'),
 			 ('''c-bot'', reason => (SELECT mb FROM big), at => ''infinity''', '22023')) x(a, e);
+-- promote(variant => ...) with no active rollout: the state is checked first.
+INSERT INTO cases (grp, call, expected) VALUES
+	('lifecycle', 'rollout.promote(''c-bot'', variant => ''a'')', '55000'),
+	('lifecycle', 'rollout.promote(''c-bot'', variant => (SELECT mb FROM big))', '55000');
 INSERT INTO cases (grp, call, expected)
 SELECT 'start', format('rollout.start(%s)', a), e FROM (VALUES
 	('NULL, 2', '22004'), ('''c-bot'', NULL', '22004'), ('''nobody'', 2', '42704'),
@@ -235,6 +239,8 @@ FROM unnest(ARRAY[
 	'{"strategy": "ab_test"}', '{"strategy": "ab_test", "variants": []}',
 	'{"strategy": "ab_test", "variants": [{"name": "stable", "version": 1, "weight": 50}, {"name": "b", "version": 2, "weight": 50}]}',
 	'{"strategy": "ab_test", "variants": [{"name": "a", "version": 1, "weight": 50}, {"name": "a", "version": 2, "weight": 50}]}',
+	'{"strategy": "ab_test", "variants": [{"name": "a", "version": 1, "weight": 50}, {"name": "b", "version": 2, "weight": 50}], "experiment": {"control": "z"}}',
+	'{"strategy": "ab_test", "variants": [{"name": "a", "version": 1, "weight": 50}, {"name": "b", "version": 2, "weight": 50}], "experiment": {"control": 1}}',
 	'{"strategy": "ab_test", "variants": [{"name": "a", "version": 1, "weight": 60}, {"name": "b", "version": 2, "weight": 50}]}',
 	'{"strategy": "ab_test", "variants": [{"name": "a", "version": 1, "weight": 50}, {"name": "b", "version": 1e400, "weight": 50}]}',
 	'{"rules": 1}', '{"rules": [{"tenants": "x", "percent": 100}]}', '{"rules": [{"tenants": ["a"], "percent": 1e400}]}',

@@ -25,7 +25,25 @@
 -- hold_reason lists every failing gate and is cleared on release, resume and
 -- rollback, hold and alert events once per episode, sample collection
 -- (extensions, then a hold), the shadow hold released when similarity
--- recovers and model_swap_extension, tick() refused in read-only transactions
+-- recovers and model_swap_extension, tick() refused in read-only transactions;
+-- A/B/n tests (every variant against the control, Bonferroni; state
+-- awaiting_decision with a recommendation; promote(variant))
+
+ALTER TABLE rollout.rollouts DROP CONSTRAINT rollouts_state_check;
+ALTER TABLE rollout.rollouts ADD CONSTRAINT rollouts_state_check
+	CHECK (state IN ('shadow', 'canary', 'holding', 'awaiting_approval', 'paused',
+					 'awaiting_decision', 'promoted', 'rolled_back'));
+DROP INDEX rollout.rollouts_one_active;
+CREATE UNIQUE INDEX rollouts_one_active ON rollout.rollouts (agent)
+	WHERE state IN ('shadow', 'canary', 'holding', 'awaiting_approval', 'paused', 'awaiting_decision');
+ALTER TABLE rollout.gate_results ADD COLUMN variant text;
+ALTER TABLE rollout.rollouts ADD COLUMN recommendation text;
+DROP FUNCTION rollout.promote(text, boolean, text, timestamptz);
+
+CREATE OR REPLACE FUNCTION rollout.is_active_state(state text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT state IN ('shadow', 'canary', 'holding', 'awaiting_approval', 'paused', 'awaiting_decision') $$;
 
 CREATE OR REPLACE FUNCTION rollout._hold(r rollout.rollouts, p_state text, p_action text, p_reason text,
 							  p_at timestamptz)
@@ -355,25 +373,22 @@ BEGIN
 	IF r.last_eval_at IS NOT NULL AND at < r.last_eval_at + v_interval THEN
 		RETURN;
 	END IF;
-	IF r.state IN ('paused', 'awaiting_approval') THEN
+	IF r.strategy = 'ab_test' THEN
+		-- Every variant against the control; paused: only the gates that
+		-- roll back.
+		res := rollout._tick_ab(r, at, r.state IN ('paused', 'awaiting_approval'));
+	ELSIF r.state IN ('paused', 'awaiting_approval') THEN
 		-- Pausing stops advancement, never protection.
 		res := rollout._tick_protect(r, at);
 	ELSIF r.stage = 0 AND r.state IN ('shadow', 'holding') THEN
 		-- The shadow phase, or a hold on its similarity.
 		UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
 		res := rollout._tick_shadow(r, at);
-	ELSIF r.strategy = 'ab_test' THEN
-		UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
-		res := rollout._tick_canary(r, at);
-		IF res.action IN ('advance', 'promote', 'wait') THEN
-			-- A/B tests record verdicts; a person picks the winner.
-			res := NULL;
-		END IF;
 	ELSE
 		res := rollout._tick_canary(r, at);
 	END IF;
 	action := coalesce(res.action, 'wait');
-	detail := coalesce(res.detail, 'A/B test running; end it with rollout.promote() or rollout.rollback()');
+	detail := res.detail;
 	IF r.last_error IS NOT NULL THEN
 		UPDATE rollout.rollouts x SET last_error = NULL, last_error_at = NULL
 		WHERE x.id = r.id;
@@ -546,6 +561,63 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION rollout.promote(agent text, "full" boolean DEFAULT false, reason text DEFAULT NULL,
+								at timestamptz DEFAULT pg_catalog.now(), variant text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r rollout.rollouts;
+	v_role text := rollout._acting_role();
+	v_name text;
+	v_version integer;
+BEGIN
+	at := rollout._lifecycle_at(at);
+	r := rollout._active_rollout(agent);
+	IF variant IS NOT NULL AND r.strategy <> 'ab_test' THEN
+		RAISE EXCEPTION 'argument "variant" is only for A/B tests'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('Rollout %s of agent "%s" has strategy %s.', r.id, agent, r.strategy);
+	END IF;
+	-- Out of awaiting_approval, promoting is approving: the same second
+	-- person as rollout.approve() (or a member of rollout_admin).
+	IF r.state = 'awaiting_approval'
+	   AND (session_user = r.started_by OR v_role = r.started_by)
+	   AND NOT pg_has_role(v_role, 'rollout_admin', 'USAGE') THEN
+		RAISE EXCEPTION 'role "%" started rollout % and cannot promote it out of awaiting_approval', r.started_by, r.id
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'The rollout waits for an approval, which needs a second person.',
+				  HINT = 'Ask another operator, or a member of rollout_admin, to run rollout.approve() or rollout.promote().';
+	END IF;
+	IF r.strategy = 'ab_test' THEN
+		v_name := coalesce(variant, r.recommendation);
+		IF v_name IS NULL THEN
+			RAISE EXCEPTION 'argument "variant" must name the variant to promote'
+				USING ERRCODE = 'null_value_not_allowed',
+					  DETAIL = pg_catalog.format('A/B test %s has no recommendation (yet).', r.id),
+					  HINT = 'Call rollout.promote(agent, variant => ''<name>''), or end the test with rollout.rollback().';
+		END IF;
+		SELECT (x->>'version')::integer INTO v_version
+			FROM jsonb_array_elements(r.variants) x WHERE x->>'name' = v_name;
+		IF v_version IS NULL THEN
+			RAISE EXCEPTION 'variant "%" is not in A/B test %', v_name, r.id
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = pg_catalog.format('Its variants are %s.',
+						(SELECT string_agg(x->>'name', ', ') FROM jsonb_array_elements(r.variants) x));
+		END IF;
+		UPDATE rollout.rollouts SET candidate = v_version, recommendation = v_name WHERE id = r.id;
+		r.candidate := v_version;
+		PERFORM rollout._finish_promotion(r,
+			coalesce(reason, pg_catalog.format('A/B test ended: variant %s (version %s) promoted', v_name, v_version)), at);
+		RETURN pg_catalog.format('promoted variant %s (version %s)', v_name, v_version);
+	END IF;
+	RETURN rollout._advance(r, coalesce("full", false), 'promote_manual',
+							coalesce(reason, 'manual promotion'), at);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION rollout._shadow_until(r rollout.rollouts) RETURNS timestamptz
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -625,6 +697,9 @@ BEGIN
 										   coalesce(v_ev.acting_role, 'someone'), coalesce(': ' || v_ev.reason, ''))
 			   END || '; gates that roll back are still evaluated';
 	END IF;
+	IF r.state = 'awaiting_decision' THEN
+		RETURN 'a decision: ' || coalesce(r.hold_reason, 'the experiment is over');
+	END IF;
 	IF r.state = 'awaiting_approval' THEN
 		RETURN pg_catalog.format('approval by a second person (rollout.approve() or rollout.promote()): %s; gates that roll back are still evaluated',
 								 coalesce(r.hold_reason, 'a gate failed'));
@@ -661,12 +736,13 @@ BEGIN
 		v_parts := v_parts || ('held: ' || coalesce(r.hold_reason, 'a gate failed'));
 	END IF;
 	-- The verdicts of the last evaluation.
-	SELECT array_agg(gr.gate ORDER BY gr.id) FILTER (WHERE gr.verdict = 'fail' AND gr.action NOT IN ('alert', 'dry_run')),
-		   array_agg(gr.gate ORDER BY gr.id) FILTER (WHERE gr.verdict = 'fail' AND gr.action = 'alert'),
-		   array_agg(gr.gate ORDER BY gr.id) FILTER (WHERE gr.verdict = 'error' AND gr.action <> 'dry_run'),
-		   array_agg(gr.gate ORDER BY gr.id) FILTER (WHERE gr.verdict = 'inconclusive' AND gr.action NOT IN ('alert', 'dry_run'))
+	-- The verdicts of the last evaluation (A/B tests: variant:gate).
+	SELECT array_agg(gr.g ORDER BY gr.id) FILTER (WHERE gr.verdict = 'fail' AND gr.action NOT IN ('alert', 'dry_run')),
+		   array_agg(gr.g ORDER BY gr.id) FILTER (WHERE gr.verdict = 'fail' AND gr.action = 'alert'),
+		   array_agg(gr.g ORDER BY gr.id) FILTER (WHERE gr.verdict = 'error' AND gr.action <> 'dry_run'),
+		   array_agg(gr.g ORDER BY gr.id) FILTER (WHERE gr.verdict = 'inconclusive' AND gr.action NOT IN ('alert', 'dry_run'))
 		INTO v_fail, v_alert, v_error, v_incon
-		FROM rollout.gate_results gr
+		FROM (SELECT x.*, coalesce(x.variant || ':', '') || x.gate AS g FROM rollout.gate_results x) gr
 		WHERE gr.rollout_id = r.id
 		  AND gr.at = (SELECT max(g2.at) FROM rollout.gate_results g2 WHERE g2.rollout_id = r.id);
 	IF r.state <> 'holding' AND cardinality(v_fail) > 0 THEN
@@ -679,7 +755,11 @@ BEGIN
 		v_parts := v_parts || ('alert fired (does not block): ' || array_to_string(v_alert, ', '));
 	END IF;
 	IF r.strategy = 'ab_test' THEN
-		v_parts := v_parts || 'a person to end the A/B test (rollout.promote() or rollout.rollback())'::text;
+		v_until := r.started_at + make_interval(secs =>
+			rollout._plan_seconds(r.plan->'experiment', 'duration_seconds', 604800));
+		v_parts := v_parts || CASE WHEN v_now < v_until
+			THEN pg_catalog.format('the end of the experiment at %s', v_until)
+			ELSE pg_catalog.format('experiment over, short of %s samples on a variant', r.plan->'experiment'->>'min_samples') END;
 	END IF;
 	IF p_bake_until IS NOT NULL AND v_now < p_bake_until THEN
 		v_parts := v_parts || pg_catalog.format('bake until %s%s', p_bake_until,
@@ -774,17 +854,234 @@ LEFT JOIN LATERAL (
 	  AND gr.at = (SELECT max(gr2.at) FROM rollout.gate_results gr2 WHERE gr2.rollout_id = r.id)) g ON true
 ORDER BY r.agent, r.id DESC;
 
+CREATE OR REPLACE FUNCTION rollout._ab_verdict(r rollout.rollouts, g jsonb, p_variant text, p_control text,
+									p_comparisons integer, p_at timestamptz)
+RETURNS rollout.gate_verdict
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	res rollout.gate_verdict;
+	v_metric text := g->>'metric';
+	v_custom text := CASE WHEN g->>'metric' LIKE 'metrics.%' THEN substr(g->>'metric', 9) END;
+	v_cmp text := g->>'comparison';
+	v_hib boolean := coalesce((g->>'higher_is_better')::boolean, false);
+	v_alpha float8 := coalesce((g->>'alpha')::float8, 0.05) / greatest(p_comparisons, 1);
+	v_min bigint := greatest(coalesce((g->>'min_samples')::bigint, 0), 1);
+	v_ratio float8 := (g->>'ratio')::float8;
+	v_delta float8;
+	v_sign float8 := CASE WHEN coalesce((g->>'higher_is_better')::boolean, false) THEN -1 ELSE 1 END;
+	v_alt_pass text := CASE WHEN coalesce((g->>'higher_is_better')::boolean, false) THEN 'greater' ELSE 'less' END;
+	v_alt_fail text := CASE WHEN coalesce((g->>'higher_is_better')::boolean, false) THEN 'less' ELSE 'greater' END;
+	v_pass_p float8;
+	v_fail_p float8;
+	c record;
+	b record;
+	sc record;
+	sb record;
+	t record;
+BEGIN
+	res.window_from := rollout.window_start(r.started_at);
+	res.window_to := p_at;
+	SELECT * INTO c FROM rollout.arm_summary(r.id, res.window_from, p_at + interval '1 microsecond', v_custom) s
+		WHERE s.arm = p_variant AND NOT s.shadow;
+	IF FOUND THEN
+		SELECT * INTO b FROM rollout.arm_summary(r.id, res.window_from, p_at + interval '1 microsecond', v_custom) s
+			WHERE s.arm = p_control AND NOT s.shadow;
+	END IF;
+	IF c.arm IS NULL OR b.arm IS NULL THEN
+		res.verdict := 'inconclusive';
+		res.n_candidate := 0;
+		res.n_baseline := 0;
+		res.detail := pg_catalog.format('no outcomes of variant %s or of control %s yet', p_variant, p_control);
+		RETURN res;
+	END IF;
+	SELECT * INTO sc FROM rollout._arm_stat(c, v_metric, v_cmp, v_custom);
+	SELECT * INTO sb FROM rollout._arm_stat(b, v_metric, v_cmp, v_custom);
+	res.n_candidate := coalesce(sc.n, 0);
+	res.n_baseline := coalesce(sb.n, 0);
+	res.value_candidate := sc.value;
+	res.value_baseline := sb.value;
+	IF res.n_candidate < v_min OR res.n_baseline < v_min OR sc.value IS NULL OR sb.value IS NULL THEN
+		res.verdict := 'inconclusive';
+		res.detail := pg_catalog.format('too few samples: variant %s %s, control %s %s, need %s each',
+										p_variant, res.n_candidate, p_control, res.n_baseline, v_min);
+		RETURN res;
+	END IF;
+	v_delta := CASE WHEN v_ratio IS NOT NULL THEN v_ratio * abs(sb.value)
+					ELSE coalesce((g->>'margin')::float8, 0) END;
+	res.estimate := sc.value - sb.value;
+	IF v_cmp = 'rate' THEN
+		SELECT * INTO t FROM rollout.proportion_test(sc.x, sc.n, sb.x, sb.n, v_sign * v_delta, v_alt_pass);
+		v_pass_p := t.p_value;
+		res.statistic := t.statistic;
+		SELECT * INTO t FROM rollout.proportion_test(sc.x, sc.n, sb.x, sb.n, v_sign * v_delta, v_alt_fail);
+		v_fail_p := t.p_value;
+	ELSIF v_cmp = 'mean' AND sc.sd IS NOT NULL AND sb.sd IS NOT NULL THEN
+		SELECT * INTO t FROM rollout.welch_test(sc.value, sc.sd, sc.n, sb.value, sb.sd, sb.n, v_sign * v_delta, v_alt_pass);
+		v_pass_p := t.p_value;
+		res.statistic := t.t;
+		SELECT * INTO t FROM rollout.welch_test(sc.value, sc.sd, sc.n, sb.value, sb.sd, sb.n, v_sign * v_delta, v_alt_fail);
+		v_fail_p := t.p_value;
+	ELSE
+		res.statistic := v_sign * res.estimate;
+		res.verdict := CASE WHEN v_sign * res.estimate > v_delta THEN 'fail' ELSE 'pass' END;
+		res.detail := pg_catalog.format('%s %s: variant %s %s, control %s %s (point values, limit %s)',
+			v_metric, v_cmp, p_variant, round(sc.value::numeric, 4), p_control, round(sb.value::numeric, 4), v_delta);
+		RETURN res;
+	END IF;
+	IF v_fail_p < v_alpha THEN
+		res.verdict := 'fail';
+		res.p_value := v_fail_p;
+	ELSIF coalesce(g->>'mode', 'non_inferiority') = 'guardrail' OR v_pass_p < v_alpha THEN
+		res.verdict := 'pass';
+		res.p_value := CASE WHEN v_pass_p < v_alpha THEN v_pass_p ELSE v_fail_p END;
+	ELSE
+		res.verdict := 'inconclusive';
+		res.p_value := v_pass_p;
+	END IF;
+	res.detail := pg_catalog.format('%s %s: variant %s %s, control %s %s, n %s/%s, p %s at alpha %s (%s / %s comparisons)',
+		v_metric, v_cmp, p_variant, round(sc.value::numeric, 4), p_control, round(sb.value::numeric, 4),
+		res.n_candidate, res.n_baseline, round(res.p_value::numeric, 4),
+		round(v_alpha::numeric, 6), coalesce((g->>'alpha')::float8, 0.05), greatest(p_comparisons, 1));
+	RETURN res;
+EXCEPTION WHEN OTHERS THEN
+	res.verdict := 'error';
+	res.detail := SQLERRM;
+	RETURN res;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._tick_ab(r rollout.rollouts, p_at timestamptz, p_protect boolean,
+								 OUT action text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_control text := coalesce(r.plan->'experiment'->>'control', r.variants->0->>'name');
+	v_k integer := jsonb_array_length(coalesce(r.variants, '[]'));
+	v_var jsonb;
+	v_name text;
+	g jsonb;
+	v rollout.gate_verdict;
+	v_verdicts jsonb := '{}';
+	v_rollback text;
+	v_rollback_action text;
+	v_losers text[] := '{}';
+	v_score jsonb := '{}';
+	v_primary jsonb;
+	v_until timestamptz;
+	v_min bigint := coalesce((r.plan->'experiment'->>'min_samples')::bigint, 0);
+	v_short text;
+	v_best text;
+	v_reason text;
+BEGIN
+	UPDATE rollout.rollouts SET last_eval_at = p_at WHERE id = r.id;
+	SELECT x INTO v_primary FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) x
+		WHERE x->>'action' NOT IN ('dry_run', 'alert') LIMIT 1;
+	FOR v_var IN SELECT x FROM jsonb_array_elements(coalesce(r.variants, '[]')) x LOOP
+		v_name := v_var->>'name';
+		CONTINUE WHEN v_name = v_control;
+		v_verdicts := v_verdicts || jsonb_build_object(v_name, '{}'::jsonb);
+		FOR g IN SELECT x FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) x LOOP
+			CONTINUE WHEN p_protect AND g->>'action' NOT IN ('rollback', 'rollback_now');
+			v := rollout._ab_verdict(r, g, v_name, v_control, v_k - 1, p_at);
+			INSERT INTO rollout.gate_results (rollout_id, stage, at, gate, metric, comparison, test, verdict,
+				statistic, p_value, estimate, n_candidate, n_baseline, value_candidate, value_baseline,
+				threshold, window_from, window_to, action, acted, detail, variant)
+			VALUES (r.id, r.stage, p_at, g->>'name', g->>'metric', g->>'comparison',
+				CASE WHEN g->>'comparison' = 'rate' THEN 'proportion'
+					 WHEN g->>'comparison' = 'mean' THEN 'welch' ELSE 'hard_limit' END,
+				v.verdict, v.statistic, v.p_value, v.estimate, v.n_candidate, v.n_baseline,
+				v.value_candidate, v.value_baseline,
+				jsonb_build_object('margin', g->'margin', 'ratio', g->'ratio',
+								   'alpha', coalesce((g->>'alpha')::float8, 0.05) / greatest(v_k - 1, 1),
+								   'comparisons', greatest(v_k - 1, 1), 'min_samples', g->'min_samples',
+								   'control', v_control),
+				v.window_from, v.window_to, g->>'action',
+				v.verdict = 'fail' AND g->>'action' IN ('rollback', 'rollback_now'), v.detail, v_name);
+			v_verdicts := jsonb_set(v_verdicts, ARRAY[v_name, g->>'name'], to_jsonb(v.verdict));
+			IF v.verdict = 'fail' AND g->>'action' IN ('rollback', 'rollback_now') AND v_rollback IS NULL THEN
+				v_rollback := pg_catalog.format('gate %s failed for variant %s against %s: %s',
+												g->>'name', v_name, v_control, v.detail);
+				v_rollback_action := g->>'action';
+			END IF;
+			IF v.verdict <> 'pass' AND g->>'action' NOT IN ('dry_run', 'alert') THEN
+				v_losers := v_losers || v_name;
+			END IF;
+			IF g = v_primary AND v.value_candidate IS NOT NULL THEN
+				v_score := v_score || jsonb_build_object(v_name,
+					CASE WHEN coalesce((g->>'higher_is_better')::boolean, false)
+						 THEN v.value_candidate ELSE -v.value_candidate END);
+			END IF;
+		END LOOP;
+	END LOOP;
+	IF NOT p_protect THEN
+		UPDATE rollout.stages SET verdicts = v_verdicts WHERE rollout_id = r.id AND stage = r.stage;
+	END IF;
+	IF v_rollback IS NOT NULL THEN
+		PERFORM rollout._finish_rollback(r, v_rollback_action = 'rollback_now', v_rollback_action, v_rollback, p_at);
+		action := v_rollback_action;
+		detail := v_rollback;
+		RETURN;
+	END IF;
+	action := 'wait';
+	IF p_protect THEN
+		detail := pg_catalog.format('%s: only the gates that roll back are evaluated', r.state);
+		RETURN;
+	END IF;
+	v_until := r.started_at + make_interval(secs =>
+		rollout._plan_seconds(r.plan->'experiment', 'duration_seconds', 604800));
+	IF p_at < v_until THEN
+		detail := pg_catalog.format('A/B test until %s', v_until);
+		RETURN;
+	END IF;
+	SELECT string_agg(pg_catalog.format('%s %s', vs.x->>'name', coalesce(n.n, 0)), ', ' ORDER BY vs.o)
+		INTO v_short
+		FROM jsonb_array_elements(r.variants) WITH ORDINALITY vs(x, o)
+		LEFT JOIN (SELECT s.arm, sum(s.n) AS n
+					 FROM rollout._arm_counts(r.id, rollout.window_start(r.started_at),
+											  p_at + interval '1 microsecond', r.stage) s
+					GROUP BY s.arm) n ON n.arm = vs.x->>'name'
+		WHERE coalesce(n.n, 0) < v_min;
+	IF v_short IS NOT NULL THEN
+		detail := pg_catalog.format('experiment over, short of samples (%s each): %s', v_min, v_short);
+		RETURN;
+	END IF;
+	SELECT s.key INTO v_best FROM jsonb_each_text(v_score) s
+		WHERE s.key <> ALL (v_losers) ORDER BY s.value::float8 DESC, s.key LIMIT 1;
+	v_reason := CASE WHEN v_best IS NOT NULL
+		THEN pg_catalog.format('experiment over: variant %s passed every gate against %s and is the best by %s; promote it with rollout.promote(agent, variant => ''%s'') or end the test with rollout.rollback()',
+							   v_best, v_control, v_primary->>'name', v_best)
+		ELSE pg_catalog.format('experiment over: no variant passed every gate against %s; end the test with rollout.rollback() or promote a variant by name',
+							   v_control) END;
+	IF r.recommendation IS DISTINCT FROM v_best THEN
+		UPDATE rollout.rollouts SET recommendation = v_best WHERE id = r.id;
+	END IF;
+	action := CASE WHEN rollout._hold(r, 'awaiting_decision', 'experiment_over', v_reason, p_at)
+				   THEN 'experiment_over' ELSE 'wait' END;
+	detail := v_reason;
+END
+$$;
+
 
 REVOKE ALL ON FUNCTION rollout._tick_one(rollout.rollouts, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rollout._shadow_until(rollout.rollouts) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rollout._blackout_until(jsonb, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rollout._waiting_for(rollout.rollouts, bigint, bigint, bigint, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rollout._ab_verdict(rollout.rollouts, jsonb, text, text, integer, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rollout._tick_ab(rollout.rollouts, timestamptz, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rollout.promote(text, boolean, text, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rollout.promote(text, boolean, text, timestamptz, text) TO rollout_operator;
 GRANT EXECUTE ON FUNCTION
 	rollout._waiting_for(rollout.rollouts, bigint, bigint, bigint, timestamptz),
 	rollout._eta(interval, float8),
 	rollout._shadow_until(rollout.rollouts),
 	rollout._blackout_until(jsonb, timestamptz)
 	TO rollout_reader;
+COMMENT ON COLUMN rollout.rollouts.recommendation IS 'A/B tests: the variant recommended once the experiment is over (best that passed every gate), or the one promoted.';
+COMMENT ON COLUMN rollout.gate_results.variant IS 'A/B tests: the variant compared with the control (NULL for other strategies).';
 COMMENT ON VIEW rollout.status IS 'One row per agent about its latest rollout (final ones too): state, share, samples, bake, progress, the last gate results and what it is waiting for.';
 COMMENT ON COLUMN rollout.status.bake_until IS 'End of the stage''s bake time, extensions included.';
 COMMENT ON COLUMN rollout.status.waiting_for IS 'Why it is not advancing, in one line (as of its last evaluation; NULL once finished).';
+COMMENT ON FUNCTION rollout.promote(text,boolean,text,timestamp with time zone,text) IS 'Advances the active rollout one stage by hand, or to 100% with full; ends an A/B test with the variant named (default: its recommendation) promoted.';

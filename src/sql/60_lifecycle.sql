@@ -431,8 +431,11 @@ BEGIN
 END
 $$;
 
+-- Advances the active rollout one stage by hand (or to 100% with full).
+-- An A/B test ends with the chosen variant (or, without one, the
+-- recommendation of its finished experiment) promoted to production.
 CREATE FUNCTION rollout.promote(agent text, "full" boolean DEFAULT false, reason text DEFAULT NULL,
-								at timestamptz DEFAULT pg_catalog.now())
+								at timestamptz DEFAULT pg_catalog.now(), variant text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -441,9 +444,16 @@ AS $$
 DECLARE
 	r rollout.rollouts;
 	v_role text := rollout._acting_role();
+	v_name text;
+	v_version integer;
 BEGIN
 	at := rollout._lifecycle_at(at);
 	r := rollout._active_rollout(agent);
+	IF variant IS NOT NULL AND r.strategy <> 'ab_test' THEN
+		RAISE EXCEPTION 'argument "variant" is only for A/B tests'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('Rollout %s of agent "%s" has strategy %s.', r.id, agent, r.strategy);
+	END IF;
 	-- Out of awaiting_approval, promoting is approving: the same second
 	-- person as rollout.approve() (or a member of rollout_admin).
 	IF r.state = 'awaiting_approval'
@@ -453,6 +463,28 @@ BEGIN
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'The rollout waits for an approval, which needs a second person.',
 				  HINT = 'Ask another operator, or a member of rollout_admin, to run rollout.approve() or rollout.promote().';
+	END IF;
+	IF r.strategy = 'ab_test' THEN
+		v_name := coalesce(variant, r.recommendation);
+		IF v_name IS NULL THEN
+			RAISE EXCEPTION 'argument "variant" must name the variant to promote'
+				USING ERRCODE = 'null_value_not_allowed',
+					  DETAIL = pg_catalog.format('A/B test %s has no recommendation (yet).', r.id),
+					  HINT = 'Call rollout.promote(agent, variant => ''<name>''), or end the test with rollout.rollback().';
+		END IF;
+		SELECT (x->>'version')::integer INTO v_version
+			FROM jsonb_array_elements(r.variants) x WHERE x->>'name' = v_name;
+		IF v_version IS NULL THEN
+			RAISE EXCEPTION 'variant "%" is not in A/B test %', v_name, r.id
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = pg_catalog.format('Its variants are %s.',
+						(SELECT string_agg(x->>'name', ', ') FROM jsonb_array_elements(r.variants) x));
+		END IF;
+		UPDATE rollout.rollouts SET candidate = v_version, recommendation = v_name WHERE id = r.id;
+		r.candidate := v_version;
+		PERFORM rollout._finish_promotion(r,
+			coalesce(reason, pg_catalog.format('A/B test ended: variant %s (version %s) promoted', v_name, v_version)), at);
+		RETURN pg_catalog.format('promoted variant %s (version %s)', v_name, v_version);
 	END IF;
 	RETURN rollout._advance(r, coalesce("full", false), 'promote_manual',
 							coalesce(reason, 'manual promotion'), at);

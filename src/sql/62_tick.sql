@@ -517,25 +517,22 @@ BEGIN
 	IF r.last_eval_at IS NOT NULL AND at < r.last_eval_at + v_interval THEN
 		RETURN;
 	END IF;
-	IF r.state IN ('paused', 'awaiting_approval') THEN
+	IF r.strategy = 'ab_test' THEN
+		-- Every variant against the control; paused: only the gates that
+		-- roll back.
+		res := rollout._tick_ab(r, at, r.state IN ('paused', 'awaiting_approval'));
+	ELSIF r.state IN ('paused', 'awaiting_approval') THEN
 		-- Pausing stops advancement, never protection.
 		res := rollout._tick_protect(r, at);
 	ELSIF r.stage = 0 AND r.state IN ('shadow', 'holding') THEN
 		-- The shadow phase, or a hold on its similarity.
 		UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
 		res := rollout._tick_shadow(r, at);
-	ELSIF r.strategy = 'ab_test' THEN
-		UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
-		res := rollout._tick_canary(r, at);
-		IF res.action IN ('advance', 'promote', 'wait') THEN
-			-- A/B tests record verdicts; a person picks the winner.
-			res := NULL;
-		END IF;
 	ELSE
 		res := rollout._tick_canary(r, at);
 	END IF;
 	action := coalesce(res.action, 'wait');
-	detail := coalesce(res.detail, 'A/B test running; end it with rollout.promote() or rollout.rollback()');
+	detail := res.detail;
 	IF r.last_error IS NOT NULL THEN
 		UPDATE rollout.rollouts x SET last_error = NULL, last_error_at = NULL
 		WHERE x.id = r.id;

@@ -92,6 +92,9 @@ BEGIN
 										   coalesce(v_ev.acting_role, 'someone'), coalesce(': ' || v_ev.reason, ''))
 			   END || '; gates that roll back are still evaluated';
 	END IF;
+	IF r.state = 'awaiting_decision' THEN
+		RETURN 'a decision: ' || coalesce(r.hold_reason, 'the experiment is over');
+	END IF;
 	IF r.state = 'awaiting_approval' THEN
 		RETURN pg_catalog.format('approval by a second person (rollout.approve() or rollout.promote()): %s; gates that roll back are still evaluated',
 								 coalesce(r.hold_reason, 'a gate failed'));
@@ -128,12 +131,13 @@ BEGIN
 		v_parts := v_parts || ('held: ' || coalesce(r.hold_reason, 'a gate failed'));
 	END IF;
 	-- The verdicts of the last evaluation.
-	SELECT array_agg(gr.gate ORDER BY gr.id) FILTER (WHERE gr.verdict = 'fail' AND gr.action NOT IN ('alert', 'dry_run')),
-		   array_agg(gr.gate ORDER BY gr.id) FILTER (WHERE gr.verdict = 'fail' AND gr.action = 'alert'),
-		   array_agg(gr.gate ORDER BY gr.id) FILTER (WHERE gr.verdict = 'error' AND gr.action <> 'dry_run'),
-		   array_agg(gr.gate ORDER BY gr.id) FILTER (WHERE gr.verdict = 'inconclusive' AND gr.action NOT IN ('alert', 'dry_run'))
+	-- The verdicts of the last evaluation (A/B tests: variant:gate).
+	SELECT array_agg(gr.g ORDER BY gr.id) FILTER (WHERE gr.verdict = 'fail' AND gr.action NOT IN ('alert', 'dry_run')),
+		   array_agg(gr.g ORDER BY gr.id) FILTER (WHERE gr.verdict = 'fail' AND gr.action = 'alert'),
+		   array_agg(gr.g ORDER BY gr.id) FILTER (WHERE gr.verdict = 'error' AND gr.action <> 'dry_run'),
+		   array_agg(gr.g ORDER BY gr.id) FILTER (WHERE gr.verdict = 'inconclusive' AND gr.action NOT IN ('alert', 'dry_run'))
 		INTO v_fail, v_alert, v_error, v_incon
-		FROM rollout.gate_results gr
+		FROM (SELECT x.*, coalesce(x.variant || ':', '') || x.gate AS g FROM rollout.gate_results x) gr
 		WHERE gr.rollout_id = r.id
 		  AND gr.at = (SELECT max(g2.at) FROM rollout.gate_results g2 WHERE g2.rollout_id = r.id);
 	IF r.state <> 'holding' AND cardinality(v_fail) > 0 THEN
@@ -146,7 +150,11 @@ BEGIN
 		v_parts := v_parts || ('alert fired (does not block): ' || array_to_string(v_alert, ', '));
 	END IF;
 	IF r.strategy = 'ab_test' THEN
-		v_parts := v_parts || 'a person to end the A/B test (rollout.promote() or rollout.rollback())'::text;
+		v_until := r.started_at + make_interval(secs =>
+			rollout._plan_seconds(r.plan->'experiment', 'duration_seconds', 604800));
+		v_parts := v_parts || CASE WHEN v_now < v_until
+			THEN pg_catalog.format('the end of the experiment at %s', v_until)
+			ELSE pg_catalog.format('experiment over, short of %s samples on a variant', r.plan->'experiment'->>'min_samples') END;
 	END IF;
 	IF p_bake_until IS NOT NULL AND v_now < p_bake_until THEN
 		v_parts := v_parts || pg_catalog.format('bake until %s%s', p_bake_until,
@@ -248,7 +256,7 @@ GRANT EXECUTE ON FUNCTION
 	rollout.pause(text, text, timestamptz),
 	rollout.resume(text, text, timestamptz),
 	rollout.approve(text, text, timestamptz),
-	rollout.promote(text, boolean, text, timestamptz),
+	rollout.promote(text, boolean, text, timestamptz, text),
 	rollout.rollback(text, text, boolean, timestamptz),
 	rollout.retry(text, text, timestamptz),
 	rollout.tick(timestamptz)
