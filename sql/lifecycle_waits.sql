@@ -22,12 +22,14 @@ SET TimeZone = 'UTC';
 -- candidate and p_nb baseline outcomes (as lw_service), commits, and ticks
 -- at the end of the slot (as lw_operator). Every p_err-th candidate outcome
 -- is an error, every p_fail-th candidate outcome fails, every p_safety-th is
--- flagged for safety (0: never); baseline outcomes never are. What tick()
+-- flagged for safety (0: never); baseline outcomes never are. p_shadow:
+-- the candidate's outcomes are shadow outputs (the shadow phase). What tick()
 -- did, waits included, goes to tlog.
 CREATE TEMP TABLE tlog (seq serial, at timestamptz, agent text, action text, detail text);
 CREATE PROCEDURE pg_temp.feed(p_agent text, p_start timestamptz, p_slots integer,
 							  p_nc integer, p_nb integer, p_err integer DEFAULT 0,
-							  p_fail integer DEFAULT 0, p_safety integer DEFAULT 0)
+							  p_fail integer DEFAULT 0, p_safety integer DEFAULT 0,
+							  p_shadow boolean DEFAULT false)
 LANGUAGE plpgsql AS $$
 DECLARE
 	v_at timestamptz;
@@ -45,6 +47,7 @@ BEGIN
 				success => NOT (p_fail > 0 AND i % p_fail = 0),
 				error => p_err > 0 AND i % p_err = 0,
 				safety_flag => p_safety > 0 AND i % p_safety = 0,
+				shadow => p_shadow,
 				at => v_at + make_interval(secs => i * 0.5));
 		END LOOP;
 		FOR i IN 1 .. p_nb LOOP
@@ -314,6 +317,41 @@ SELECT at, action, detail FROM tlog WHERE agent = 'lw-shadow' AND action <> 'wai
 SET ROLE lw_operator;
 SELECT rollout.rollback('lw-shadow', 'test over', at => '2026-03-08 10:40+00');
 RESET ROLE;
+-- Guards in the shadow phase: the candidate's shadow outputs raise safety
+-- flags; its rollback_now gate ends the rollout before it serves anyone.
+TRUNCATE tlog;
+SET ROLE lw_operator;
+SELECT rollout.start('lw-shadow', 2, (SELECT plan FROM shadow_plan) || '{"gates": [
+  {"name": "safety", "metric": "safety", "test": "hard_limit", "margin": 0, "min_samples": 1,
+   "window": "30 minutes", "action": "rollback_now"}]}', at => '2026-03-08 12:00+00') > 0 AS started;
+RESET ROLE;
+CALL pg_temp.feed('lw-shadow', '2026-03-08 12:00+00', 2, 10, 90, p_shadow => true);
+SELECT state FROM rollout.rollouts WHERE agent = 'lw-shadow' ORDER BY id DESC LIMIT 1;
+CALL pg_temp.feed('lw-shadow', '2026-03-08 12:10+00', 2, 10, 90, p_safety => 5, p_shadow => true);
+SELECT at, action, detail FROM tlog WHERE agent = 'lw-shadow' AND action <> 'wait' ORDER BY seq;
+SELECT e.action, e.old->>'state' AS from_state, r.state, r.stage FROM rollout.rollouts r
+  JOIN rollout.events e ON e.rollout_id = r.id AND e.action = 'rollback_now'
+ WHERE r.id = (SELECT max(id) FROM rollout.rollouts WHERE agent = 'lw-shadow');
+
+-- No pair at all after shadow.pair_grace (1 hour by default): the rollout
+-- holds with the reason and alerts once, however many ticks follow; pairs
+-- with a good similarity release it, and the phase (over) advances.
+TRUNCATE tlog;
+SET ROLE lw_operator;
+SELECT rollout.start('lw-shadow', 2, (SELECT plan FROM shadow_plan), at => '2026-03-08 14:00+00') > 0 AS started;
+RESET ROLE;
+CALL pg_temp.feed('lw-shadow', '2026-03-08 14:00+00', 18, 0, 0);
+SELECT at, action, detail FROM tlog WHERE agent = 'lw-shadow' AND action <> 'wait' ORDER BY seq;
+SET ROLE lw_reader;
+SELECT state, waiting_for FROM rollout.status WHERE agent = 'lw-shadow';
+RESET ROLE;
+CALL pg_temp.pairs('lw-shadow', 2, '2026-03-08 15:30+00', 30, 0.97);
+CALL pg_temp.feed('lw-shadow', '2026-03-08 15:30+00', 2, 0, 0);
+SELECT at, action, detail FROM tlog WHERE agent = 'lw-shadow' AND action <> 'wait' ORDER BY seq;
+SELECT action, n FROM pg_temp.ev WHERE agent = 'lw-shadow' ORDER BY action;
+SET ROLE lw_operator;
+SELECT rollout.rollback('lw-shadow', 'test over', at => '2026-03-08 15:45+00');
+RESET ROLE;
 
 ------------------------------------------------------------------------------
 -- A blackout: the bake is over and every gate passes, but no advancing
@@ -334,6 +372,29 @@ RESET ROLE;
 SELECT at, action, detail FROM tlog WHERE agent = 'lw-blackout' AND action <> 'wait' ORDER BY seq;
 SET ROLE lw_operator;
 SELECT rollout.rollback('lw-blackout', 'test over', at => '2026-03-09 10:30+00');
+RESET ROLE;
+
+------------------------------------------------------------------------------
+-- A pin to a rollout ended by a safety rollback is refused with that reason
+-- (docs/routing.md), not as "expired". Real time here: route() reads now().
+SET ROLE lw_operator;
+SELECT rollout.start('lw-blackout', 2, '{"steps": [{"percent": 50, "bake": "1 hour"}, {"percent": 100}],
+  "gates": [{"name": "errors", "metric": "error", "test": "hard_limit", "margin": 0.05, "action": "hold"}]}') > 0 AS started;
+RESET ROLE;
+SET ROLE lw_service;
+CREATE TEMP TABLE pinned AS
+SELECT u.unit, d.pin, d.arm FROM generate_series(1, 50) i
+  CROSS JOIN LATERAL (SELECT 'p' || i AS unit) u
+  CROSS JOIN LATERAL rollout.route('lw-blackout', u.unit, session => 's-' || u.unit) d
+ WHERE d.arm = 'candidate' LIMIT 1;
+SELECT arm, pin IS NOT NULL AS has_pin FROM pinned;
+RESET ROLE;
+SET ROLE lw_operator;
+SELECT rollout.rollback('lw-blackout', 'safety flags in the candidate', safety => true);
+RESET ROLE;
+SET ROLE lw_service;
+SELECT d.version, d.arm, d.reason
+  FROM pinned p CROSS JOIN LATERAL rollout.route('lw-blackout', p.unit, session => 's-' || p.unit, pin => p.pin) d;
 RESET ROLE;
 
 ------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ static const char *const top_keys[] = {
 static const char *const step_keys[] = {"percent", "bake", "bake_seconds", "min_samples", NULL};
 static const char *const shadow_keys[] = {
 	"percent", "duration", "duration_seconds", "min_similarity", "min_samples",
-	"write_intercept", "model_swap_extension", NULL
+	"write_intercept", "model_swap_extension", "pair_grace", "pair_grace_seconds", NULL
 };
 static const char *const experiment_keys[] = {"duration", "duration_seconds", "min_samples", "control", NULL};
 
@@ -218,6 +218,7 @@ NormalizeShadow(json_t *value, bool required, PlanError *err)
 				similarity = 0.90,
 				swap = 0.5;
 	PlanInterval duration;
+	PlanInterval grace;
 	int64		min_samples;
 	bool		write_intercept = true;
 	bool		found;
@@ -232,6 +233,7 @@ NormalizeShadow(json_t *value, bool required, PlanError *err)
 		!PlanCheckKeys(value, path, shadow_keys, err) ||
 		!PlanGetPercent(value, "percent", path, false, &found, &percent, err) ||
 		!PlanGetDuration(value, "duration", path, "3 days", false, &duration, err) ||
+		!PlanGetDuration(value, "pair_grace", path, "1 hour", false, &grace, err) ||
 		!PlanGetNumber(value, "min_similarity", path, &found, &similarity, err))
 		goto fail;
 	if (found && (similarity < 0 || similarity > 1))
@@ -260,6 +262,7 @@ NormalizeShadow(json_t *value, bool required, PlanError *err)
 	json_object_set_new(out, "min_samples", json_integer(min_samples));
 	json_object_set_new(out, "write_intercept", json_boolean(write_intercept));
 	json_object_set_new(out, "model_swap_extension", PlanNumber(swap));
+	PlanSetInterval(out, "pair_grace", &grace);
 	json_decref(empty);
 	return out;
 

@@ -27,7 +27,9 @@
 -- (extensions, then a hold), the shadow hold released when similarity
 -- recovers and model_swap_extension, tick() refused in read-only transactions;
 -- A/B/n tests (every variant against the control, Bonferroni; state
--- awaiting_decision with a recommendation; promote(variant))
+-- awaiting_decision with a recommendation; promote(variant)); blue-green
+-- (switch, switch_back, green against blue before the switch); baseline
+-- metrics from the promoted version's raw outcomes over its stable period
 
 ALTER TABLE rollout.rollouts DROP CONSTRAINT rollouts_state_check;
 ALTER TABLE rollout.rollouts ADD CONSTRAINT rollouts_state_check
@@ -37,6 +39,7 @@ DROP INDEX rollout.rollouts_one_active;
 CREATE UNIQUE INDEX rollouts_one_active ON rollout.rollouts (agent)
 	WHERE state IN ('shadow', 'canary', 'holding', 'awaiting_approval', 'paused', 'awaiting_decision');
 ALTER TABLE rollout.gate_results ADD COLUMN variant text;
+ALTER TABLE rollout.rollouts ADD COLUMN switched_at timestamptz;
 ALTER TABLE rollout.rollouts ADD COLUMN recommendation text;
 DROP FUNCTION rollout.promote(text, boolean, text, timestamptz);
 
@@ -79,12 +82,49 @@ DECLARE
 	v_min_sim float8 := coalesce((sh->>'min_similarity')::float8, 0);
 	v_until timestamptz := rollout._shadow_until(r);
 	v_low text;
+	v_none text;
+	g jsonb;
+	v rollout.gate_verdict;
 BEGIN
+	-- Guards never sleep: the gates that roll back compare the candidate's
+	-- shadow outcomes (record(..., shadow => true)) with production's in the
+	-- phase, and a failing one ends the rollout before anyone is served.
+	FOR g IN SELECT x FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) x
+			 WHERE x->>'action' IN ('rollback', 'rollback_now') LOOP
+		v := rollout._arm_verdict(r, g, 'candidate', rollout.window_start(r.stage_started_at),
+								  p_at + interval '1 microsecond', 'stable',
+								  rollout.window_start(r.stage_started_at), p_at + interval '1 microsecond', 1, true);
+		CONTINUE WHEN v.n_candidate = 0;
+		PERFORM rollout._store_verdict(r, g, v, p_at, v.verdict = 'fail');
+		IF v.verdict = 'fail' THEN
+			detail := pg_catalog.format('gate %s failed on shadow outputs: %s', g->>'name', v.detail);
+			PERFORM rollout._finish_rollback(r, g->>'action' = 'rollback_now', g->>'action', detail, p_at);
+			action := g->>'action';
+			RETURN;
+		END IF;
+	END LOOP;
 	SELECT coalesce(sum(w.n_similarity), 0), sum(w.sum_similarity) / nullif(sum(w.n_similarity), 0)
 		INTO v_n, v_sim
 		FROM rollout.shadow_windows w WHERE w.rollout_id = r.id AND w.stage = 0;
 	v_low := pg_catalog.format('shadow similarity %s below %s over %s pairs',
 							   round(v_sim::numeric, 3), v_min_sim, v_n);
+	v_none := pg_catalog.format('no shadow pairs recorded since %s: the service must call rollout.record_shadow_pair() for the requests route() mirrors (decision.shadow_version)',
+								r.stage_started_at);
+	-- No pair at all after the grace period, in a phase that needs pairs:
+	-- hold, and alert once.
+	IF v_n = 0 AND (v_need > 0 OR v_min_sim > 0) AND p_at >= r.stage_started_at
+		+ make_interval(secs => rollout._plan_seconds(sh, 'pair_grace_seconds', 3600)) THEN
+		IF rollout._hold(r, 'holding', 'hold', v_none, p_at) THEN
+			PERFORM rollout._log_event(r.agent, r.id, 'alert', NULL,
+				jsonb_build_object('shadow_pairs', 0), v_none, p_at);
+			PERFORM rollout._notify_change(r.id, r.agent, 'alert', 'holding', r.stage, r.percent, p_at, v_none);
+			action := 'hold';
+		ELSE
+			action := 'wait';
+		END IF;
+		detail := v_none;
+		RETURN;
+	END IF;
 	IF r.state = 'holding' THEN
 		IF v_sim IS NULL OR v_sim < v_min_sim THEN
 			PERFORM rollout._hold(r, 'holding', 'hold', v_low, p_at);
@@ -94,7 +134,7 @@ BEGIN
 		END IF;
 		UPDATE rollout.rollouts SET state = 'shadow', hold_reason = NULL WHERE id = r.id;
 		PERFORM rollout._record_change(r, 'release',
-			pg_catalog.format('shadow similarity recovered: %s over %s pairs',
+			pg_catalog.format('shadow similarity at least the minimum: %s over %s pairs',
 							  round(v_sim::numeric, 3), v_n), p_at);
 		SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
 		action := 'release';
@@ -373,7 +413,10 @@ BEGIN
 	IF r.last_eval_at IS NOT NULL AND at < r.last_eval_at + v_interval THEN
 		RETURN;
 	END IF;
-	IF r.strategy = 'ab_test' THEN
+	IF r.strategy = 'blue_green' AND r.stage >= 1 THEN
+		-- Green after the switch against blue before it.
+		res := rollout._tick_bg(r, at, r.state IN ('paused', 'awaiting_approval'));
+	ELSIF r.strategy = 'ab_test' THEN
 		-- Every variant against the control; paused: only the gates that
 		-- roll back.
 		res := rollout._tick_ab(r, at, r.state IN ('paused', 'awaiting_approval'));
@@ -467,7 +510,8 @@ BEGIN
 			 FOR UPDATE SKIP LOCKED LOOP
 		INSERT INTO rollout.baselines (agent, version, rollout_id, refreshed_at, metrics)
 			VALUES (r.agent, r.candidate, r.id, at,
-					rollout._stage_metrics(r.id, r.promoted_at, at));
+					rollout._baseline_metrics(r.agent, r.candidate, r.promoted_at,
+						r.promoted_at + make_interval(secs => rollout._plan_seconds(r.plan, 'stable_period_seconds', 14400))));
 		UPDATE rollout.rollouts x SET baseline_refreshed_at = at WHERE x.id = r.id;
 		PERFORM rollout._log_event(r.agent, r.id, 'baseline_refresh', NULL,
 			jsonb_build_object('version', r.candidate), 'stable period over', at);
@@ -477,6 +521,119 @@ BEGIN
 		detail := pg_catalog.format('version %s is the new baseline', r.candidate);
 		RETURN NEXT;
 	END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout.start(agent text, candidate integer, plan jsonb DEFAULT NULL,
+							  risk text DEFAULT 'medium', reason text DEFAULT NULL,
+							  at timestamptz DEFAULT pg_catalog.now())
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p jsonb;
+	v_baseline integer;
+	v_id bigint;
+	v_state text;
+	v_stage integer;
+	v_percent numeric;
+	v_strategy text;
+	v_variants jsonb;
+	v_var jsonb;
+	r rollout.rollouts;
+BEGIN
+	at := rollout._lifecycle_at(at);
+	PERFORM rollout._require_agent(agent, true);
+	PERFORM rollout._require_arg(candidate, 'candidate');
+	PERFORM 1 FROM rollout.versions v WHERE v.agent = start.agent AND v.version = candidate;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'version % of agent "%" does not exist', candidate, agent
+			USING ERRCODE = 'undefined_object',
+				  DETAIL = 'Argument "candidate" must name a version created with rollout.create_version().';
+	END IF;
+	SELECT l.version INTO v_baseline FROM rollout.labels l
+		WHERE l.agent = start.agent AND l.label = 'production';
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'agent "%" has no production version', agent
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'A rollout compares the candidate with the production version.',
+				  HINT = 'Set one with rollout.set_label(agent, ''production'', version).';
+	END IF;
+	IF v_baseline = candidate THEN
+		RAISE EXCEPTION 'version % of agent "%" is already in production', candidate, agent
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'Argument "candidate" must differ from the production version.';
+	END IF;
+	PERFORM 1 FROM rollout.rollouts x WHERE x.agent = start.agent AND rollout.is_active_state(x.state);
+	IF FOUND THEN
+		RAISE EXCEPTION 'agent "%" already has an active rollout', agent
+			USING ERRCODE = 'object_in_use',
+				  DETAIL = 'One rollout per agent can be active; finish, promote or roll back the current one first.';
+	END IF;
+
+	p := rollout.validate_plan(plan, risk);
+	v_strategy := p->>'strategy';
+	v_variants := p->'variants';
+	IF v_strategy = 'ab_test' THEN
+		FOR v_var IN SELECT * FROM jsonb_array_elements(v_variants) LOOP
+			PERFORM 1 FROM rollout.versions v
+				WHERE v.agent = start.agent AND v.version = (v_var->>'version')::integer;
+			IF NOT FOUND THEN
+				RAISE EXCEPTION 'invalid rollout plan: variants: version % of agent "%" does not exist',
+					v_var->>'version', agent
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+		END LOOP;
+	END IF;
+
+	IF v_strategy = 'shadow' OR (p->'shadow' IS NOT NULL AND jsonb_typeof(p->'shadow') = 'object') THEN
+		v_state := 'shadow';
+		v_stage := 0;
+		v_percent := 0;
+	ELSIF v_strategy IN ('ab_test', 'blue_green') THEN
+		-- A/B: the variants' weights split the traffic; blue-green: blue
+		-- serves everyone until rollout.switch().
+		v_state := 'canary';
+		v_stage := 1;
+		v_percent := 0;
+	ELSE
+		v_state := 'canary';
+		v_stage := 1;
+		v_percent := (p->'steps'->0->>'percent')::numeric;
+	END IF;
+
+	INSERT INTO rollout.rollouts AS x (agent, baseline, candidate, strategy, state, stage, percent,
+		stickiness, variants, shadow_percent, write_intercept, rules, flags, judge_rate,
+		pinning, drain, plan, risk, started_at, stage_started_at, reason)
+	VALUES (agent, v_baseline, candidate,
+		v_strategy,
+		v_state, v_stage, v_percent,
+		p->>'stickiness', v_variants,
+		coalesce((p->'shadow'->>'percent')::numeric, 0),
+		coalesce((p->'shadow'->>'write_intercept')::boolean, true),
+		coalesce(p->'rules', '[]'), coalesce(p->'flags', '[]'),
+		coalesce((p->>'judge_rate')::float8, 0.10),
+		coalesce((p->'pinning'->>'enabled')::boolean, true),
+		make_interval(secs => coalesce((p->'pinning'->>'drain_seconds')::float8, 600)),
+		p, risk, at, at, reason)
+	RETURNING * INTO r;
+	v_id := r.id;
+
+	INSERT INTO rollout.stages (rollout_id, stage, percent, started_at)
+		VALUES (v_id, v_stage, v_percent, at);
+	PERFORM rollout._log_event(agent, v_id, 'start', NULL,
+		jsonb_build_object('baseline', v_baseline, 'candidate', candidate, 'strategy', v_strategy,
+						   'state', v_state, 'stage', v_stage, 'percent', v_percent,
+						   'risk', risk, 'plan', p),
+		reason, at);
+	PERFORM rollout._notify_change(v_id, agent, 'start', v_state, v_stage, v_percent, at, reason);
+	RETURN v_id;
+EXCEPTION WHEN unique_violation THEN
+	RAISE EXCEPTION 'agent "%" already has an active rollout', agent
+		USING ERRCODE = 'object_in_use',
+			  DETAIL = 'One rollout per agent can be active; a concurrent rollout.start() won.';
 END
 $$;
 
@@ -491,6 +648,14 @@ DECLARE
 	v_next integer;
 	v_percent numeric;
 BEGIN
+	IF r.strategy = 'blue_green' AND r.stage = 0 AND NOT p_full THEN
+		-- Out of the shadow phase, blue still serves until rollout.switch().
+		UPDATE rollout.rollouts SET state = 'canary', stage = 1, percent = 0, stage_started_at = p_at,
+			shadow_percent = 0, hold_reason = NULL, last_eval_at = NULL
+			WHERE id = r.id;
+		PERFORM rollout._record_change(r, p_action, p_reason, p_at);
+		RETURN 'stage 1: blue until rollout.switch()';
+	END IF;
 	IF r.strategy = 'ab_test' OR p_full OR jsonb_array_length(coalesce(v_steps, '[]')) = 0 THEN
 		PERFORM rollout._finish_promotion(r, p_reason, p_at);
 		RETURN 'promoted';
@@ -712,7 +877,9 @@ BEGIN
 			FROM rollout.shadow_windows w WHERE w.rollout_id = r.id AND w.stage = 0;
 		v_need := coalesce((r.plan->'shadow'->>'min_samples')::bigint, 0);
 		v_until := rollout._shadow_until(r);
-		IF r.state = 'holding' THEN
+		IF r.state = 'holding' AND v_n = 0 THEN
+			RETURN 'shadow pairs (held: ' || coalesce(r.hold_reason, 'none recorded') || ')';
+		ELSIF r.state = 'holding' THEN
 			RETURN pg_catalog.format('shadow similarity to recover to %s (held: %s)',
 									 r.plan->'shadow'->>'min_similarity', r.hold_reason);
 		END IF;
@@ -753,6 +920,12 @@ BEGIN
 	END IF;
 	IF cardinality(v_alert) > 0 THEN
 		v_parts := v_parts || ('alert fired (does not block): ' || array_to_string(v_alert, ', '));
+	END IF;
+	IF r.strategy = 'blue_green' THEN
+		v_parts := v_parts || CASE WHEN r.switched_at IS NULL
+			THEN 'a person to switch the traffic to green (rollout.switch())'
+			ELSE pg_catalog.format('green stable until %s (then promoted, if every gate passes)',
+				r.switched_at + make_interval(secs => rollout._plan_seconds(r.plan, 'stable_period_seconds', 14400))) END;
 	END IF;
 	IF r.strategy = 'ab_test' THEN
 		v_until := r.started_at + make_interval(secs =>
@@ -854,8 +1027,141 @@ LEFT JOIN LATERAL (
 	  AND gr.at = (SELECT max(gr2.at) FROM rollout.gate_results gr2 WHERE gr2.rollout_id = r.id)) g ON true
 ORDER BY r.agent, r.id DESC;
 
-CREATE OR REPLACE FUNCTION rollout._ab_verdict(r rollout.rollouts, g jsonb, p_variant text, p_control text,
-									p_comparisons integer, p_at timestamptz)
+CREATE OR REPLACE FUNCTION rollout.switch(agent text, reason text DEFAULT NULL,
+							   at timestamptz DEFAULT pg_catalog.now())
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r rollout.rollouts;
+BEGIN
+	at := rollout._lifecycle_at(at);
+	r := rollout._active_rollout(agent);
+	IF r.strategy <> 'blue_green' THEN
+		RAISE EXCEPTION 'rollout % of agent "%" is not blue-green', r.id, agent
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('Its strategy is %s; switch and switch_back are for blue_green.', r.strategy);
+	END IF;
+	IF r.switched_at IS NOT NULL THEN
+		RAISE EXCEPTION 'rollout % of agent "%" has already switched to green', r.id, agent
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('It switched at %s; rollout.switch_back() returns to blue.', r.switched_at);
+	END IF;
+	IF r.stage < 1 OR r.state NOT IN ('canary', 'holding') THEN
+		RAISE EXCEPTION 'rollout % of agent "%" cannot switch in state %', r.id, agent, r.state
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'A blue-green rollout switches after its shadow phase, when it is not paused or waiting.';
+	END IF;
+	UPDATE rollout.rollouts SET percent = 100, switched_at = at, state = 'canary', hold_reason = NULL,
+		last_eval_at = NULL, fail_streak = '{}'
+		WHERE id = r.id;
+	PERFORM rollout._record_change(r, 'switch', coalesce(reason, 'traffic switched to green'), at);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout.switch_back(agent text, reason text DEFAULT NULL,
+									at timestamptz DEFAULT pg_catalog.now())
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r rollout.rollouts;
+BEGIN
+	at := rollout._lifecycle_at(at);
+	r := rollout._active_rollout(agent);
+	IF r.strategy <> 'blue_green' OR r.switched_at IS NULL THEN
+		RAISE EXCEPTION 'rollout % of agent "%" has not switched to green', r.id, agent
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'switch_back returns a blue-green rollout to blue after rollout.switch(); rollout.rollback() ends any rollout.';
+	END IF;
+	PERFORM rollout._finish_rollback(r, false, 'switch_back', coalesce(reason, 'traffic switched back to blue'), at);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._tick_bg(r rollout.rollouts, p_at timestamptz, p_protect boolean,
+								 OUT action text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	g jsonb;
+	v rollout.gate_verdict;
+	v_verdicts jsonb := '{}';
+	v_back text;
+	v_back_now boolean := false;
+	v_holds text[] := '{}';
+	v_blocking text[] := '{}';
+	v_until timestamptz;
+BEGIN
+	UPDATE rollout.rollouts SET last_eval_at = p_at WHERE id = r.id;
+	action := 'wait';
+	IF r.switched_at IS NULL THEN
+		detail := 'blue serves everyone; rollout.switch() sends the traffic to green';
+		RETURN;
+	END IF;
+	FOR g IN SELECT x FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) x LOOP
+		CONTINUE WHEN p_protect AND g->>'action' NOT IN ('rollback', 'rollback_now');
+		v := rollout._arm_verdict(r, g, 'candidate', rollout.window_start(r.switched_at), p_at + interval '1 microsecond',
+								  'stable', rollout.window_start(r.started_at), rollout.window_start(r.switched_at), 1);
+		PERFORM rollout._store_verdict(r, g, v, p_at,
+			v.verdict = 'fail' AND g->>'action' NOT IN ('dry_run', 'alert'));
+		v_verdicts := v_verdicts || jsonb_build_object(g->>'name', v.verdict);
+		CONTINUE WHEN g->>'action' IN ('dry_run', 'alert');
+		IF v.verdict = 'fail' AND g->>'action' IN ('rollback', 'rollback_now') THEN
+			v_back := coalesce(v_back || '; ', '') || pg_catalog.format('gate %s failed: %s', g->>'name', v.detail);
+			v_back_now := v_back_now OR g->>'action' = 'rollback_now';
+		ELSIF v.verdict = 'fail' THEN
+			v_holds := v_holds || pg_catalog.format('gate %s failed', g->>'name');
+		ELSIF v.verdict <> 'pass' THEN
+			v_blocking := v_blocking || pg_catalog.format('%s %s', g->>'name', v.verdict);
+		END IF;
+	END LOOP;
+	IF NOT p_protect THEN
+		UPDATE rollout.stages SET verdicts = v_verdicts WHERE rollout_id = r.id AND stage = r.stage;
+	END IF;
+	IF v_back IS NOT NULL THEN
+		PERFORM rollout._finish_rollback(r, v_back_now, 'switch_back', 'green failed: ' || v_back, p_at);
+		action := 'switch_back';
+		detail := 'green failed: ' || v_back;
+		RETURN;
+	END IF;
+	IF p_protect THEN
+		detail := pg_catalog.format('%s: only the gates that roll back are evaluated', r.state);
+		RETURN;
+	END IF;
+	IF cardinality(v_holds) > 0 THEN
+		detail := array_to_string(v_holds, '; ');
+		action := CASE WHEN rollout._hold(r, 'holding', 'hold', detail, p_at) THEN 'hold' ELSE 'wait' END;
+		RETURN;
+	END IF;
+	IF cardinality(v_blocking) > 0 THEN
+		detail := 'gates not passed: ' || array_to_string(v_blocking, ', ');
+		RETURN;
+	END IF;
+	IF r.state = 'holding' THEN
+		UPDATE rollout.rollouts SET state = 'canary', hold_reason = NULL WHERE id = r.id;
+		PERFORM rollout._record_change(r, 'release', 'every gate passes again', p_at);
+		SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
+	END IF;
+	v_until := r.switched_at + make_interval(secs => rollout._plan_seconds(r.plan, 'stable_period_seconds', 14400));
+	IF p_at < v_until THEN
+		detail := pg_catalog.format('green stable until %s', v_until);
+		RETURN;
+	END IF;
+	PERFORM rollout._finish_promotion(r, pg_catalog.format('green stable for its stable period, every gate passed'), p_at);
+	action := 'promote';
+	detail := 'promoted';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._arm_verdict(r rollout.rollouts, g jsonb, p_arm text, p_from timestamptz,
+									 p_to timestamptz, p_base_arm text, p_base_from timestamptz,
+									 p_base_to timestamptz, p_comparisons integer,
+									 p_shadow boolean DEFAULT false)
 RETURNS rollout.gate_verdict
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -881,19 +1187,19 @@ DECLARE
 	sb record;
 	t record;
 BEGIN
-	res.window_from := rollout.window_start(r.started_at);
-	res.window_to := p_at;
-	SELECT * INTO c FROM rollout.arm_summary(r.id, res.window_from, p_at + interval '1 microsecond', v_custom) s
-		WHERE s.arm = p_variant AND NOT s.shadow;
+	res.window_from := p_from;
+	res.window_to := p_to;
+	SELECT * INTO c FROM rollout.arm_summary(r.id, p_from, p_to, v_custom) s
+		WHERE s.arm = p_arm AND s.shadow = p_shadow;
 	IF FOUND THEN
-		SELECT * INTO b FROM rollout.arm_summary(r.id, res.window_from, p_at + interval '1 microsecond', v_custom) s
-			WHERE s.arm = p_control AND NOT s.shadow;
+		SELECT * INTO b FROM rollout.arm_summary(r.id, p_base_from, p_base_to, v_custom) s
+			WHERE s.arm = p_base_arm AND NOT s.shadow;
 	END IF;
 	IF c.arm IS NULL OR b.arm IS NULL THEN
 		res.verdict := 'inconclusive';
 		res.n_candidate := 0;
 		res.n_baseline := 0;
-		res.detail := pg_catalog.format('no outcomes of variant %s or of control %s yet', p_variant, p_control);
+		res.detail := pg_catalog.format('no outcomes of %s or of %s yet', p_arm, p_base_arm);
 		RETURN res;
 	END IF;
 	SELECT * INTO sc FROM rollout._arm_stat(c, v_metric, v_cmp, v_custom);
@@ -904,8 +1210,8 @@ BEGIN
 	res.value_baseline := sb.value;
 	IF res.n_candidate < v_min OR res.n_baseline < v_min OR sc.value IS NULL OR sb.value IS NULL THEN
 		res.verdict := 'inconclusive';
-		res.detail := pg_catalog.format('too few samples: variant %s %s, control %s %s, need %s each',
-										p_variant, res.n_candidate, p_control, res.n_baseline, v_min);
+		res.detail := pg_catalog.format('too few samples: %s %s, %s %s, need %s each',
+										p_arm, res.n_candidate, p_base_arm, res.n_baseline, v_min);
 		RETURN res;
 	END IF;
 	v_delta := CASE WHEN v_ratio IS NOT NULL THEN v_ratio * abs(sb.value)
@@ -926,8 +1232,8 @@ BEGIN
 	ELSE
 		res.statistic := v_sign * res.estimate;
 		res.verdict := CASE WHEN v_sign * res.estimate > v_delta THEN 'fail' ELSE 'pass' END;
-		res.detail := pg_catalog.format('%s %s: variant %s %s, control %s %s (point values, limit %s)',
-			v_metric, v_cmp, p_variant, round(sc.value::numeric, 4), p_control, round(sb.value::numeric, 4), v_delta);
+		res.detail := pg_catalog.format('%s %s: %s %s vs %s %s (point values, limit %s)',
+			v_metric, v_cmp, p_arm, round(sc.value::numeric, 4), p_base_arm, round(sb.value::numeric, 4), v_delta);
 		RETURN res;
 	END IF;
 	IF v_fail_p < v_alpha THEN
@@ -940,10 +1246,12 @@ BEGIN
 		res.verdict := 'inconclusive';
 		res.p_value := v_pass_p;
 	END IF;
-	res.detail := pg_catalog.format('%s %s: variant %s %s, control %s %s, n %s/%s, p %s at alpha %s (%s / %s comparisons)',
-		v_metric, v_cmp, p_variant, round(sc.value::numeric, 4), p_control, round(sb.value::numeric, 4),
-		res.n_candidate, res.n_baseline, round(res.p_value::numeric, 4),
-		round(v_alpha::numeric, 6), coalesce((g->>'alpha')::float8, 0.05), greatest(p_comparisons, 1));
+	res.detail := pg_catalog.format('%s %s: %s %s vs %s %s, n %s/%s, p %s at alpha %s%s',
+		v_metric, v_cmp, p_arm, round(sc.value::numeric, 4), p_base_arm, round(sb.value::numeric, 4),
+		res.n_candidate, res.n_baseline, round(res.p_value::numeric, 4), round(v_alpha::numeric, 6),
+		CASE WHEN p_comparisons > 1
+			 THEN pg_catalog.format(' (%s / %s comparisons)', coalesce((g->>'alpha')::float8, 0.05), p_comparisons)
+			 ELSE '' END);
 	RETURN res;
 EXCEPTION WHEN OTHERS THEN
 	res.verdict := 'error';
@@ -985,7 +1293,8 @@ BEGIN
 		v_verdicts := v_verdicts || jsonb_build_object(v_name, '{}'::jsonb);
 		FOR g IN SELECT x FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) x LOOP
 			CONTINUE WHEN p_protect AND g->>'action' NOT IN ('rollback', 'rollback_now');
-			v := rollout._ab_verdict(r, g, v_name, v_control, v_k - 1, p_at);
+			v := rollout._arm_verdict(r, g, v_name, rollout.window_start(r.started_at), p_at + interval '1 microsecond',
+									  v_control, rollout.window_start(r.started_at), p_at + interval '1 microsecond', v_k - 1);
 			INSERT INTO rollout.gate_results (rollout_id, stage, at, gate, metric, comparison, test, verdict,
 				statistic, p_value, estimate, n_candidate, n_baseline, value_candidate, value_baseline,
 				threshold, window_from, window_to, action, acted, detail, variant)
@@ -1064,12 +1373,40 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION rollout._baseline_metrics(p_agent text, p_version integer, p_from timestamptz,
+										  p_to timestamptz)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT jsonb_build_object(
+		'from', p_from, 'to', p_to, 'n', count(*),
+		'success_rate', avg(o.success::integer),
+		'error_rate', avg(o.error::integer),
+		'safety_rate', avg(o.safety_flag::integer),
+		'quality_mean', avg(o.quality),
+		'feedback_mean', avg(o.feedback),
+		'latency_p50', percentile_cont(0.5) WITHIN GROUP (ORDER BY o.latency_ms),
+		'latency_p95', percentile_cont(0.95) WITHIN GROUP (ORDER BY o.latency_ms),
+		'cost_mean', avg(o.cost),
+		'cost_median', percentile_cont(0.5) WITHIN GROUP (ORDER BY o.cost))
+	FROM rollout.outcomes o
+	WHERE o.agent = p_agent AND o.version = p_version AND NOT o.shadow
+	  AND o.at >= p_from AND o.at < p_to
+$$;
+
 
 REVOKE ALL ON FUNCTION rollout._tick_one(rollout.rollouts, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rollout._shadow_until(rollout.rollouts) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rollout._blackout_until(jsonb, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rollout._waiting_for(rollout.rollouts, bigint, bigint, bigint, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION rollout._ab_verdict(rollout.rollouts, jsonb, text, text, integer, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rollout._arm_verdict(rollout.rollouts, jsonb, text, timestamptz, timestamptz, text, timestamptz, timestamptz, integer, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rollout._tick_bg(rollout.rollouts, timestamptz, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rollout._baseline_metrics(text, integer, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rollout.switch(text, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rollout.switch_back(text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rollout.switch(text, text, timestamptz), rollout.switch_back(text, text, timestamptz)
+	TO rollout_operator;
 REVOKE ALL ON FUNCTION rollout._tick_ab(rollout.rollouts, timestamptz, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rollout.promote(text, boolean, text, timestamptz, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rollout.promote(text, boolean, text, timestamptz, text) TO rollout_operator;
@@ -1079,9 +1416,12 @@ GRANT EXECUTE ON FUNCTION
 	rollout._shadow_until(rollout.rollouts),
 	rollout._blackout_until(jsonb, timestamptz)
 	TO rollout_reader;
+COMMENT ON COLUMN rollout.rollouts.switched_at IS 'Blue-green: when traffic switched to green (NULL before).';
 COMMENT ON COLUMN rollout.rollouts.recommendation IS 'A/B tests: the variant recommended once the experiment is over (best that passed every gate), or the one promoted.';
 COMMENT ON COLUMN rollout.gate_results.variant IS 'A/B tests: the variant compared with the control (NULL for other strategies).';
 COMMENT ON VIEW rollout.status IS 'One row per agent about its latest rollout (final ones too): state, share, samples, bake, progress, the last gate results and what it is waiting for.';
 COMMENT ON COLUMN rollout.status.bake_until IS 'End of the stage''s bake time, extensions included.';
 COMMENT ON COLUMN rollout.status.waiting_for IS 'Why it is not advancing, in one line (as of its last evaluation; NULL once finished).';
 COMMENT ON FUNCTION rollout.promote(text,boolean,text,timestamp with time zone,text) IS 'Advances the active rollout one stage by hand, or to 100% with full; ends an A/B test with the variant named (default: its recommendation) promoted.';
+COMMENT ON FUNCTION rollout.switch(text,text,timestamp with time zone) IS 'Blue-green: sends all traffic to green (the candidate); gates then compare green with blue before the switch.';
+COMMENT ON FUNCTION rollout.switch_back(text,text,timestamp with time zone) IS 'Blue-green: sends all traffic back to blue; the rollout ends rolled back.';

@@ -262,7 +262,9 @@ BEGIN
 		v_state := 'shadow';
 		v_stage := 0;
 		v_percent := 0;
-	ELSIF v_strategy = 'ab_test' THEN
+	ELSIF v_strategy IN ('ab_test', 'blue_green') THEN
+		-- A/B: the variants' weights split the traffic; blue-green: blue
+		-- serves everyone until rollout.switch().
 		v_state := 'canary';
 		v_stage := 1;
 		v_percent := 0;
@@ -404,6 +406,14 @@ DECLARE
 	v_next integer;
 	v_percent numeric;
 BEGIN
+	IF r.strategy = 'blue_green' AND r.stage = 0 AND NOT p_full THEN
+		-- Out of the shadow phase, blue still serves until rollout.switch().
+		UPDATE rollout.rollouts SET state = 'canary', stage = 1, percent = 0, stage_started_at = p_at,
+			shadow_percent = 0, hold_reason = NULL, last_eval_at = NULL
+			WHERE id = r.id;
+		PERFORM rollout._record_change(r, p_action, p_reason, p_at);
+		RETURN 'stage 1: blue until rollout.switch()';
+	END IF;
 	IF r.strategy = 'ab_test' OR p_full OR jsonb_array_length(coalesce(v_steps, '[]')) = 0 THEN
 		PERFORM rollout._finish_promotion(r, p_reason, p_at);
 		RETURN 'promoted';

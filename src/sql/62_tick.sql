@@ -67,7 +67,8 @@ END
 $$;
 
 -- The shadow phase (stage 0: state shadow, or holding on low similarity):
--- advance once its duration (longer by model_swap_extension when the
+-- the gates that roll back act on shadow outputs; with no pair at all after
+-- shadow.pair_grace it holds and alerts once; advance once its duration (longer by model_swap_extension when the
 -- candidate's model differs from the baseline's) has passed with enough
 -- pairs and enough similarity; hold when similarity is too low, and
 -- release the hold once the mean similarity reaches the minimum again.
@@ -84,12 +85,49 @@ DECLARE
 	v_min_sim float8 := coalesce((sh->>'min_similarity')::float8, 0);
 	v_until timestamptz := rollout._shadow_until(r);
 	v_low text;
+	v_none text;
+	g jsonb;
+	v rollout.gate_verdict;
 BEGIN
+	-- Guards never sleep: the gates that roll back compare the candidate's
+	-- shadow outcomes (record(..., shadow => true)) with production's in the
+	-- phase, and a failing one ends the rollout before anyone is served.
+	FOR g IN SELECT x FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) x
+			 WHERE x->>'action' IN ('rollback', 'rollback_now') LOOP
+		v := rollout._arm_verdict(r, g, 'candidate', rollout.window_start(r.stage_started_at),
+								  p_at + interval '1 microsecond', 'stable',
+								  rollout.window_start(r.stage_started_at), p_at + interval '1 microsecond', 1, true);
+		CONTINUE WHEN v.n_candidate = 0;
+		PERFORM rollout._store_verdict(r, g, v, p_at, v.verdict = 'fail');
+		IF v.verdict = 'fail' THEN
+			detail := pg_catalog.format('gate %s failed on shadow outputs: %s', g->>'name', v.detail);
+			PERFORM rollout._finish_rollback(r, g->>'action' = 'rollback_now', g->>'action', detail, p_at);
+			action := g->>'action';
+			RETURN;
+		END IF;
+	END LOOP;
 	SELECT coalesce(sum(w.n_similarity), 0), sum(w.sum_similarity) / nullif(sum(w.n_similarity), 0)
 		INTO v_n, v_sim
 		FROM rollout.shadow_windows w WHERE w.rollout_id = r.id AND w.stage = 0;
 	v_low := pg_catalog.format('shadow similarity %s below %s over %s pairs',
 							   round(v_sim::numeric, 3), v_min_sim, v_n);
+	v_none := pg_catalog.format('no shadow pairs recorded since %s: the service must call rollout.record_shadow_pair() for the requests route() mirrors (decision.shadow_version)',
+								r.stage_started_at);
+	-- No pair at all after the grace period, in a phase that needs pairs:
+	-- hold, and alert once.
+	IF v_n = 0 AND (v_need > 0 OR v_min_sim > 0) AND p_at >= r.stage_started_at
+		+ make_interval(secs => rollout._plan_seconds(sh, 'pair_grace_seconds', 3600)) THEN
+		IF rollout._hold(r, 'holding', 'hold', v_none, p_at) THEN
+			PERFORM rollout._log_event(r.agent, r.id, 'alert', NULL,
+				jsonb_build_object('shadow_pairs', 0), v_none, p_at);
+			PERFORM rollout._notify_change(r.id, r.agent, 'alert', 'holding', r.stage, r.percent, p_at, v_none);
+			action := 'hold';
+		ELSE
+			action := 'wait';
+		END IF;
+		detail := v_none;
+		RETURN;
+	END IF;
 	IF r.state = 'holding' THEN
 		IF v_sim IS NULL OR v_sim < v_min_sim THEN
 			PERFORM rollout._hold(r, 'holding', 'hold', v_low, p_at);
@@ -99,7 +137,7 @@ BEGIN
 		END IF;
 		UPDATE rollout.rollouts SET state = 'shadow', hold_reason = NULL WHERE id = r.id;
 		PERFORM rollout._record_change(r, 'release',
-			pg_catalog.format('shadow similarity recovered: %s over %s pairs',
+			pg_catalog.format('shadow similarity at least the minimum: %s over %s pairs',
 							  round(v_sim::numeric, 3), v_n), p_at);
 		SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
 		action := 'release';
@@ -517,7 +555,10 @@ BEGIN
 	IF r.last_eval_at IS NOT NULL AND at < r.last_eval_at + v_interval THEN
 		RETURN;
 	END IF;
-	IF r.strategy = 'ab_test' THEN
+	IF r.strategy = 'blue_green' AND r.stage >= 1 THEN
+		-- Green after the switch against blue before it.
+		res := rollout._tick_bg(r, at, r.state IN ('paused', 'awaiting_approval'));
+	ELSIF r.strategy = 'ab_test' THEN
 		-- Every variant against the control; paused: only the gates that
 		-- roll back.
 		res := rollout._tick_ab(r, at, r.state IN ('paused', 'awaiting_approval'));
@@ -613,7 +654,8 @@ BEGIN
 			 FOR UPDATE SKIP LOCKED LOOP
 		INSERT INTO rollout.baselines (agent, version, rollout_id, refreshed_at, metrics)
 			VALUES (r.agent, r.candidate, r.id, at,
-					rollout._stage_metrics(r.id, r.promoted_at, at));
+					rollout._baseline_metrics(r.agent, r.candidate, r.promoted_at,
+						r.promoted_at + make_interval(secs => rollout._plan_seconds(r.plan, 'stable_period_seconds', 14400))));
 		UPDATE rollout.rollouts x SET baseline_refreshed_at = at WHERE x.id = r.id;
 		PERFORM rollout._log_event(r.agent, r.id, 'baseline_refresh', NULL,
 			jsonb_build_object('version', r.candidate), 'stable period over', at);

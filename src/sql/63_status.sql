@@ -107,7 +107,9 @@ BEGIN
 			FROM rollout.shadow_windows w WHERE w.rollout_id = r.id AND w.stage = 0;
 		v_need := coalesce((r.plan->'shadow'->>'min_samples')::bigint, 0);
 		v_until := rollout._shadow_until(r);
-		IF r.state = 'holding' THEN
+		IF r.state = 'holding' AND v_n = 0 THEN
+			RETURN 'shadow pairs (held: ' || coalesce(r.hold_reason, 'none recorded') || ')';
+		ELSIF r.state = 'holding' THEN
 			RETURN pg_catalog.format('shadow similarity to recover to %s (held: %s)',
 									 r.plan->'shadow'->>'min_similarity', r.hold_reason);
 		END IF;
@@ -148,6 +150,12 @@ BEGIN
 	END IF;
 	IF cardinality(v_alert) > 0 THEN
 		v_parts := v_parts || ('alert fired (does not block): ' || array_to_string(v_alert, ', '));
+	END IF;
+	IF r.strategy = 'blue_green' THEN
+		v_parts := v_parts || CASE WHEN r.switched_at IS NULL
+			THEN 'a person to switch the traffic to green (rollout.switch())'
+			ELSE pg_catalog.format('green stable until %s (then promoted, if every gate passes)',
+				r.switched_at + make_interval(secs => rollout._plan_seconds(r.plan, 'stable_period_seconds', 14400))) END;
 	END IF;
 	IF r.strategy = 'ab_test' THEN
 		v_until := r.started_at + make_interval(secs =>

@@ -1,4 +1,4 @@
--- 67: A/B/n tests. Every variant is compared with the control variant
+-- 67: A/B/n tests (and the two-sample verdict blue-green uses, 66). Every variant is compared with the control variant
 -- (plan experiment.control, default the first variant) by every gate of the
 -- plan, over the whole experiment, with a Bonferroni correction across the
 -- k - 1 comparisons (each gets alpha / (k - 1), docs/statistics.md). When
@@ -13,15 +13,20 @@ ALTER TABLE rollout.gate_results ADD COLUMN variant text;
 -- none passed every gate, or not over yet).
 ALTER TABLE rollout.rollouts ADD COLUMN recommendation text;
 
--- The verdict of one gate for one variant against the control over the
--- experiment so far: rates by the score test (rollout.proportion_test),
--- means by Welch's test, quantiles by their point values (as hard_limit),
--- each at the gate's alpha divided by the number of comparisons. The
--- decision is taken once, at the end of the experiment, so these
--- fixed-horizon tests are looked at once for the decision; the verdicts
--- stored at each tick before it are for people to watch.
-CREATE FUNCTION rollout._ab_verdict(r rollout.rollouts, g jsonb, p_variant text, p_control text,
-									p_comparisons integer, p_at timestamptz)
+-- The verdict of one gate for one arm's outcomes in [p_from, p_to) against
+-- another arm's in [p_base_from, p_base_to): rates by the score test
+-- (rollout.proportion_test), means by Welch's test, quantiles by their point
+-- values (as hard_limit), at the gate's alpha divided by p_comparisons. A/B
+-- tests compare each variant with the control over the same period; blue-
+-- green compares green after the switch with blue before it. Decisions on
+-- these fixed-horizon tests are taken once (the end of the experiment, the
+-- end of the stable period); the verdicts stored at each tick before are
+-- for people to watch, and for the gates that roll back. p_shadow: the
+-- first arm's shadow outcomes (the shadow phase's guards).
+CREATE FUNCTION rollout._arm_verdict(r rollout.rollouts, g jsonb, p_arm text, p_from timestamptz,
+									 p_to timestamptz, p_base_arm text, p_base_from timestamptz,
+									 p_base_to timestamptz, p_comparisons integer,
+									 p_shadow boolean DEFAULT false)
 RETURNS rollout.gate_verdict
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -47,19 +52,19 @@ DECLARE
 	sb record;
 	t record;
 BEGIN
-	res.window_from := rollout.window_start(r.started_at);
-	res.window_to := p_at;
-	SELECT * INTO c FROM rollout.arm_summary(r.id, res.window_from, p_at + interval '1 microsecond', v_custom) s
-		WHERE s.arm = p_variant AND NOT s.shadow;
+	res.window_from := p_from;
+	res.window_to := p_to;
+	SELECT * INTO c FROM rollout.arm_summary(r.id, p_from, p_to, v_custom) s
+		WHERE s.arm = p_arm AND s.shadow = p_shadow;
 	IF FOUND THEN
-		SELECT * INTO b FROM rollout.arm_summary(r.id, res.window_from, p_at + interval '1 microsecond', v_custom) s
-			WHERE s.arm = p_control AND NOT s.shadow;
+		SELECT * INTO b FROM rollout.arm_summary(r.id, p_base_from, p_base_to, v_custom) s
+			WHERE s.arm = p_base_arm AND NOT s.shadow;
 	END IF;
 	IF c.arm IS NULL OR b.arm IS NULL THEN
 		res.verdict := 'inconclusive';
 		res.n_candidate := 0;
 		res.n_baseline := 0;
-		res.detail := pg_catalog.format('no outcomes of variant %s or of control %s yet', p_variant, p_control);
+		res.detail := pg_catalog.format('no outcomes of %s or of %s yet', p_arm, p_base_arm);
 		RETURN res;
 	END IF;
 	SELECT * INTO sc FROM rollout._arm_stat(c, v_metric, v_cmp, v_custom);
@@ -70,8 +75,8 @@ BEGIN
 	res.value_baseline := sb.value;
 	IF res.n_candidate < v_min OR res.n_baseline < v_min OR sc.value IS NULL OR sb.value IS NULL THEN
 		res.verdict := 'inconclusive';
-		res.detail := pg_catalog.format('too few samples: variant %s %s, control %s %s, need %s each',
-										p_variant, res.n_candidate, p_control, res.n_baseline, v_min);
+		res.detail := pg_catalog.format('too few samples: %s %s, %s %s, need %s each',
+										p_arm, res.n_candidate, p_base_arm, res.n_baseline, v_min);
 		RETURN res;
 	END IF;
 	v_delta := CASE WHEN v_ratio IS NOT NULL THEN v_ratio * abs(sb.value)
@@ -92,8 +97,8 @@ BEGIN
 	ELSE
 		res.statistic := v_sign * res.estimate;
 		res.verdict := CASE WHEN v_sign * res.estimate > v_delta THEN 'fail' ELSE 'pass' END;
-		res.detail := pg_catalog.format('%s %s: variant %s %s, control %s %s (point values, limit %s)',
-			v_metric, v_cmp, p_variant, round(sc.value::numeric, 4), p_control, round(sb.value::numeric, 4), v_delta);
+		res.detail := pg_catalog.format('%s %s: %s %s vs %s %s (point values, limit %s)',
+			v_metric, v_cmp, p_arm, round(sc.value::numeric, 4), p_base_arm, round(sb.value::numeric, 4), v_delta);
 		RETURN res;
 	END IF;
 	IF v_fail_p < v_alpha THEN
@@ -106,10 +111,12 @@ BEGIN
 		res.verdict := 'inconclusive';
 		res.p_value := v_pass_p;
 	END IF;
-	res.detail := pg_catalog.format('%s %s: variant %s %s, control %s %s, n %s/%s, p %s at alpha %s (%s / %s comparisons)',
-		v_metric, v_cmp, p_variant, round(sc.value::numeric, 4), p_control, round(sb.value::numeric, 4),
-		res.n_candidate, res.n_baseline, round(res.p_value::numeric, 4),
-		round(v_alpha::numeric, 6), coalesce((g->>'alpha')::float8, 0.05), greatest(p_comparisons, 1));
+	res.detail := pg_catalog.format('%s %s: %s %s vs %s %s, n %s/%s, p %s at alpha %s%s',
+		v_metric, v_cmp, p_arm, round(sc.value::numeric, 4), p_base_arm, round(sb.value::numeric, 4),
+		res.n_candidate, res.n_baseline, round(res.p_value::numeric, 4), round(v_alpha::numeric, 6),
+		CASE WHEN p_comparisons > 1
+			 THEN pg_catalog.format(' (%s / %s comparisons)', coalesce((g->>'alpha')::float8, 0.05), p_comparisons)
+			 ELSE '' END);
 	RETURN res;
 EXCEPTION WHEN OTHERS THEN
 	res.verdict := 'error';
@@ -157,7 +164,8 @@ BEGIN
 		v_verdicts := v_verdicts || jsonb_build_object(v_name, '{}'::jsonb);
 		FOR g IN SELECT x FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) x LOOP
 			CONTINUE WHEN p_protect AND g->>'action' NOT IN ('rollback', 'rollback_now');
-			v := rollout._ab_verdict(r, g, v_name, v_control, v_k - 1, p_at);
+			v := rollout._arm_verdict(r, g, v_name, rollout.window_start(r.started_at), p_at + interval '1 microsecond',
+									  v_control, rollout.window_start(r.started_at), p_at + interval '1 microsecond', v_k - 1);
 			INSERT INTO rollout.gate_results (rollout_id, stage, at, gate, metric, comparison, test, verdict,
 				statistic, p_value, estimate, n_candidate, n_baseline, value_candidate, value_baseline,
 				threshold, window_from, window_to, action, acted, detail, variant)

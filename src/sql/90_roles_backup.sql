@@ -262,6 +262,8 @@ GRANT EXECUTE ON FUNCTION
 	rollout.resume,
 	rollout.approve,
 	rollout.promote,
+	rollout.switch,
+	rollout.switch_back,
 	rollout.rollback,
 	rollout.retry,
 	rollout.tick,

@@ -92,6 +92,7 @@ COMMENT ON COLUMN rollout.rollouts.fail_streak IS 'Consecutive failing windows p
 COMMENT ON COLUMN rollout.rollouts.last_eval_at IS 'Last gate evaluation by tick().';
 COMMENT ON COLUMN rollout.rollouts.boosted IS 'Whether the share was raised to collect samples in this stage.';
 COMMENT ON COLUMN rollout.rollouts.extensions IS 'Times the bake was extended.';
+COMMENT ON COLUMN rollout.rollouts.switched_at IS 'Blue-green: when traffic switched to green (NULL before).';
 COMMENT ON COLUMN rollout.rollouts.recommendation IS 'A/B tests: the variant recommended once the experiment is over (best that passed every gate), or the one promoted.';
 COMMENT ON COLUMN rollout.rollouts.retry_of IS 'Rollout this one retries (rollout.retry).';
 COMMENT ON COLUMN rollout.rollouts.promoted_at IS 'When it was promoted.';
@@ -420,6 +421,8 @@ COMMENT ON FUNCTION rollout.pause(text,text,timestamp with time zone) IS 'Pauses
 COMMENT ON FUNCTION rollout.resume(text,text,timestamp with time zone) IS 'Resumes a paused rollout in the state it was paused from.';
 COMMENT ON FUNCTION rollout.approve(text,text,timestamp with time zone) IS 'Approves a rollout awaiting approval; the approver must differ from whoever started it.';
 COMMENT ON FUNCTION rollout.promote(text,boolean,text,timestamp with time zone,text) IS 'Advances the active rollout one stage by hand, or to 100% with full; ends an A/B test with the variant named (default: its recommendation) promoted.';
+COMMENT ON FUNCTION rollout.switch(text,text,timestamp with time zone) IS 'Blue-green: sends all traffic to green (the candidate); gates then compare green with blue before the switch.';
+COMMENT ON FUNCTION rollout.switch_back(text,text,timestamp with time zone) IS 'Blue-green: sends all traffic back to blue; the rollout ends rolled back.';
 COMMENT ON FUNCTION rollout.rollback(text,text,boolean,timestamp with time zone) IS 'Rolls the active (or just promoted) rollout back to the baseline; safety skips the drain. Never blocked.';
 COMMENT ON FUNCTION rollout.retry(text,text,timestamp with time zone) IS 'Starts a new rollout of the candidate of a rolled-back rollout with the same plan.';
 COMMENT ON FUNCTION rollout.tick(timestamp with time zone) IS 'Evaluates every active rollout once and acts on the gates; the worker and cron call it, tests call it with a simulated clock.';
