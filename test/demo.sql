@@ -71,7 +71,7 @@ SELECT rollout.create_version('support-bot',
 
 -- The traffic simulator: each request is routed, served, and its outcome recorded.
 CREATE PROCEDURE pg_temp.traffic(p_start timestamptz, p_hours integer, p_rates jsonb,
-								  p_errors jsonb DEFAULT '{}')
+								  p_errors jsonb DEFAULT '{}', p_first_slot integer DEFAULT 0)
 LANGUAGE plpgsql AS $$
 DECLARE
 	v_at timestamptz;
@@ -83,11 +83,11 @@ BEGIN
 	FOR slot IN 0 .. p_hours * 12 - 1 LOOP
 		v_at := p_start + make_interval(mins => slot * 5);
 		FOR i IN 1 .. 1000 LOOP
-			SELECT * INTO d FROM rollout.route('support-bot', 'user-' || (slot * 1000 + i));
+			SELECT * INTO d FROM rollout.route('support-bot', 'user-' || ((p_first_slot + slot) * 1000 + i));
 			v_good := coalesce((p_rates->>d.version::text)::float8, 0.90);
 			v_err := coalesce((p_errors->>d.version::text)::float8, 0.01);
 			v_ok := random() < v_good;
-			PERFORM rollout.record('support-bot', d.version, 'user-' || (slot * 1000 + i),
+			PERFORM rollout.record('support-bot', d.version, 'user-' || ((p_first_slot + slot) * 1000 + i),
 				success => v_ok,
 				quality => least(1, greatest(0, (CASE WHEN v_ok THEN 0.8 ELSE 0.4 END) + (random() - 0.5) * 0.3)),
 				latency_ms => 800 + random() * 1200,
@@ -110,7 +110,7 @@ CALL pg_temp.traffic('2026-03-02 08:00+00', 1, '{"2": 0.90, "3": 0.90}');
 \echo 'An hour in, rollout.status says what the rollout is waiting for (waiting_for):'
 SELECT state, percent || '%' AS share, samples_candidate AS candidate, waiting_for FROM rollout.status
  WHERE agent = 'support-bot';
-CALL pg_temp.traffic('2026-03-02 09:00+00', 8, '{"2": 0.90, "3": 0.90}');
+CALL pg_temp.traffic('2026-03-02 09:00+00', 8, '{"2": 0.90, "3": 0.90}', p_first_slot => 12);
 \echo
 \echo 'Timeline of rollout' :rollout_good '(simulated clock), from rollout.timeline(agent, rollout_id):'
 \echo 'events, gate verdicts that changed and stage boundaries, in order.'
