@@ -115,8 +115,9 @@ SELECT state, hold_reason, waiting_for FROM rollout.status WHERE agent = 'lw-sam
 
 ------------------------------------------------------------------------------
 -- Boost while a gate is inconclusive for lack of samples: the share rises
--- to the next step's for sample collection, then the bake is extended once,
--- and the stage passes with the samples the boost brought.
+-- to the next step's for sample collection (the boosted period counts as
+-- the one extension allowed), and the stage passes as soon as the boost has
+-- brought the samples.
 TRUNCATE tlog;
 SET ROLE lw_operator;
 SELECT rollout.start('lw-boost', 2, '{

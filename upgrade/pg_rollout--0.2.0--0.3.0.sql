@@ -200,6 +200,7 @@ DECLARE
 	v_n_c bigint;
 	v_n_b bigint;
 	v_short text;
+	v_collect_until timestamptz;
 BEGIN
 	FOR g IN SELECT * FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) LOOP
 		v_name := g->>'name';
@@ -323,10 +324,13 @@ BEGIN
 	END IF;
 
 	-- Nothing failed. Advancing needs every acting gate to pass, the bake
-	-- time (extended by each extension) and the step's samples.
+	-- time and the step's samples.
 	v_step := r.plan->'steps'->(r.stage - 1);
 	v_bake := coalesce((v_step->>'bake_seconds')::float8, 0);
-	v_bake_until := r.stage_started_at + make_interval(secs => v_bake * (1 + r.extensions));
+	v_bake_until := r.stage_started_at + make_interval(secs => v_bake);
+	-- Sample collection runs in bake periods: the boosted one and each
+	-- extension add one; the next step is taken when the current one ends.
+	v_collect_until := r.stage_started_at + make_interval(secs => v_bake * (1 + r.extensions));
 	v_need := coalesce((v_step->>'min_samples')::bigint, 0);
 	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
 		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
@@ -342,16 +346,24 @@ BEGIN
 	IF p_at >= v_bake_until AND v_short IS NOT NULL AND NOT v_errors
 	   AND v_step IS NOT NULL AND r.strategy <> 'ab_test' THEN
 		-- Sample collection: boost once when allowed, else extend the bake,
-		-- else hold until the samples are in.
-		IF rollout._boost(r, p_at) THEN
+		-- else hold until the samples are in; within a period, wait. The
+		-- rollout advances as soon as the samples are in.
+		IF p_at < v_collect_until THEN
+			action := 'wait';
+			detail := pg_catalog.format('short of samples (%s): collecting until %s', v_short, v_collect_until);
+			RETURN;
+		END IF;
+		IF v_bake > 0 AND rollout._boost(r, p_at) THEN
+			-- The boosted period counts as one extension.
+			UPDATE rollout.rollouts SET extensions = r.extensions + 1 WHERE id = r.id;
 			action := 'boost';
 			detail := 'bake time over, short of samples: ' || v_short;
 			RETURN;
 		END IF;
 		IF r.extensions < v_max_ext AND v_bake > 0 THEN
 			UPDATE rollout.rollouts SET extensions = r.extensions + 1 WHERE id = r.id;
-			detail := pg_catalog.format('bake time over, short of samples (%s): bake extended to %s (extension %s of %s)',
-				v_short, v_bake_until + make_interval(secs => v_bake), r.extensions + 1, v_max_ext);
+			detail := pg_catalog.format('bake time over, short of samples (%s): collecting until %s (extension %s of %s)',
+				v_short, v_collect_until + make_interval(secs => v_bake), r.extensions + 1, v_max_ext);
 			PERFORM rollout._record_change(r, 'extend', detail, p_at);
 			action := 'extend';
 			RETURN;
@@ -935,8 +947,11 @@ BEGIN
 			ELSE pg_catalog.format('experiment over, short of %s samples on a variant', r.plan->'experiment'->>'min_samples') END;
 	END IF;
 	IF p_bake_until IS NOT NULL AND v_now < p_bake_until THEN
-		v_parts := v_parts || pg_catalog.format('bake until %s%s', p_bake_until,
-			CASE WHEN r.extensions > 0 THEN pg_catalog.format(' (extended %s times)', r.extensions) ELSE '' END);
+		v_parts := v_parts || pg_catalog.format('bake until %s', p_bake_until);
+	ELSIF r.extensions > 0 AND r.state <> 'holding' THEN
+		v_parts := v_parts || pg_catalog.format('samples collected until %s (%s of %s extensions%s)',
+			p_bake_until + (p_bake_until - r.stage_started_at) * r.extensions, r.extensions,
+			coalesce(r.plan->'extend'->>'max_extensions', '3'), CASE WHEN r.boosted THEN ', boosted' ELSE '' END);
 	END IF;
 	IF p_need > 0 AND (p_n_candidate < p_need OR p_n_baseline < p_need) THEN
 		-- The arms short of the step's samples, and the time the slower needs.
@@ -1013,8 +1028,7 @@ CROSS JOIN LATERAL (SELECT r.plan->'steps'->(r.stage - 1) AS step,
 						   CASE WHEN jsonb_typeof(r.plan->'steps') = 'array'
 								THEN jsonb_array_length(r.plan->'steps') ELSE 0 END AS nsteps) s
 CROSS JOIN LATERAL (SELECT r.stage_started_at
-						   + make_interval(secs => rollout._plan_seconds(s.step, 'bake_seconds', NULL)
-												   * (1 + r.extensions)) AS until) bake
+						   + make_interval(secs => rollout._plan_seconds(s.step, 'bake_seconds', NULL)) AS until) bake
 CROSS JOIN LATERAL (
 	SELECT coalesce(sum(a.n) FILTER (WHERE a.arm = 'candidate' AND NOT a.shadow), 0) AS n_candidate,
 		   coalesce(sum(a.n) FILTER (WHERE a.arm = 'stable' AND NOT a.shadow), 0) AS n_baseline
@@ -1420,7 +1434,6 @@ COMMENT ON COLUMN rollout.rollouts.switched_at IS 'Blue-green: when traffic swit
 COMMENT ON COLUMN rollout.rollouts.recommendation IS 'A/B tests: the variant recommended once the experiment is over (best that passed every gate), or the one promoted.';
 COMMENT ON COLUMN rollout.gate_results.variant IS 'A/B tests: the variant compared with the control (NULL for other strategies).';
 COMMENT ON VIEW rollout.status IS 'One row per agent about its latest rollout (final ones too): state, share, samples, bake, progress, the last gate results and what it is waiting for.';
-COMMENT ON COLUMN rollout.status.bake_until IS 'End of the stage''s bake time, extensions included.';
 COMMENT ON COLUMN rollout.status.waiting_for IS 'Why it is not advancing, in one line (as of its last evaluation; NULL once finished).';
 COMMENT ON FUNCTION rollout.promote(text,boolean,text,timestamp with time zone,text) IS 'Advances the active rollout one stage by hand, or to 100% with full; ends an A/B test with the variant named (default: its recommendation) promoted.';
 COMMENT ON FUNCTION rollout.switch(text,text,timestamp with time zone) IS 'Blue-green: sends all traffic to green (the candidate); gates then compare green with blue before the switch.';

@@ -282,8 +282,9 @@ $$;
 -- failing with that action. With nothing failing, a stage whose bake is over
 -- but short of samples (the step's, or a gate's own min_samples) is boosted
 -- when the plan allows it (inconclusive gates do not prevent it), else its
--- bake is extended by one bake period up to extend.max_extensions times,
--- then it holds until the samples are in.
+-- bake is extended by one bake period, up to extend.max_extensions periods
+-- (the boosted one included), then it holds until the samples are in; it
+-- advances as soon as they are in.
 CREATE FUNCTION rollout._tick_canary(r rollout.rollouts, p_at timestamptz,
 									 OUT action text, OUT detail text)
 LANGUAGE plpgsql
@@ -318,6 +319,7 @@ DECLARE
 	v_n_c bigint;
 	v_n_b bigint;
 	v_short text;
+	v_collect_until timestamptz;
 BEGIN
 	FOR g IN SELECT * FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) LOOP
 		v_name := g->>'name';
@@ -441,10 +443,13 @@ BEGIN
 	END IF;
 
 	-- Nothing failed. Advancing needs every acting gate to pass, the bake
-	-- time (extended by each extension) and the step's samples.
+	-- time and the step's samples.
 	v_step := r.plan->'steps'->(r.stage - 1);
 	v_bake := coalesce((v_step->>'bake_seconds')::float8, 0);
-	v_bake_until := r.stage_started_at + make_interval(secs => v_bake * (1 + r.extensions));
+	v_bake_until := r.stage_started_at + make_interval(secs => v_bake);
+	-- Sample collection runs in bake periods: the boosted one and each
+	-- extension add one; the next step is taken when the current one ends.
+	v_collect_until := r.stage_started_at + make_interval(secs => v_bake * (1 + r.extensions));
 	v_need := coalesce((v_step->>'min_samples')::bigint, 0);
 	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
 		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
@@ -460,16 +465,24 @@ BEGIN
 	IF p_at >= v_bake_until AND v_short IS NOT NULL AND NOT v_errors
 	   AND v_step IS NOT NULL AND r.strategy <> 'ab_test' THEN
 		-- Sample collection: boost once when allowed, else extend the bake,
-		-- else hold until the samples are in.
-		IF rollout._boost(r, p_at) THEN
+		-- else hold until the samples are in; within a period, wait. The
+		-- rollout advances as soon as the samples are in.
+		IF p_at < v_collect_until THEN
+			action := 'wait';
+			detail := pg_catalog.format('short of samples (%s): collecting until %s', v_short, v_collect_until);
+			RETURN;
+		END IF;
+		IF v_bake > 0 AND rollout._boost(r, p_at) THEN
+			-- The boosted period counts as one extension.
+			UPDATE rollout.rollouts SET extensions = r.extensions + 1 WHERE id = r.id;
 			action := 'boost';
 			detail := 'bake time over, short of samples: ' || v_short;
 			RETURN;
 		END IF;
 		IF r.extensions < v_max_ext AND v_bake > 0 THEN
 			UPDATE rollout.rollouts SET extensions = r.extensions + 1 WHERE id = r.id;
-			detail := pg_catalog.format('bake time over, short of samples (%s): bake extended to %s (extension %s of %s)',
-				v_short, v_bake_until + make_interval(secs => v_bake), r.extensions + 1, v_max_ext);
+			detail := pg_catalog.format('bake time over, short of samples (%s): collecting until %s (extension %s of %s)',
+				v_short, v_collect_until + make_interval(secs => v_bake), r.extensions + 1, v_max_ext);
 			PERFORM rollout._record_change(r, 'extend', detail, p_at);
 			action := 'extend';
 			RETURN;

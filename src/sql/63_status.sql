@@ -165,8 +165,11 @@ BEGIN
 			ELSE pg_catalog.format('experiment over, short of %s samples on a variant', r.plan->'experiment'->>'min_samples') END;
 	END IF;
 	IF p_bake_until IS NOT NULL AND v_now < p_bake_until THEN
-		v_parts := v_parts || pg_catalog.format('bake until %s%s', p_bake_until,
-			CASE WHEN r.extensions > 0 THEN pg_catalog.format(' (extended %s times)', r.extensions) ELSE '' END);
+		v_parts := v_parts || pg_catalog.format('bake until %s', p_bake_until);
+	ELSIF r.extensions > 0 AND r.state <> 'holding' THEN
+		v_parts := v_parts || pg_catalog.format('samples collected until %s (%s of %s extensions%s)',
+			p_bake_until + (p_bake_until - r.stage_started_at) * r.extensions, r.extensions,
+			coalesce(r.plan->'extend'->>'max_extensions', '3'), CASE WHEN r.boosted THEN ', boosted' ELSE '' END);
 	END IF;
 	IF p_need > 0 AND (p_n_candidate < p_need OR p_n_baseline < p_need) THEN
 		-- The arms short of the step's samples, and the time the slower needs.
@@ -243,8 +246,7 @@ CROSS JOIN LATERAL (SELECT r.plan->'steps'->(r.stage - 1) AS step,
 						   CASE WHEN jsonb_typeof(r.plan->'steps') = 'array'
 								THEN jsonb_array_length(r.plan->'steps') ELSE 0 END AS nsteps) s
 CROSS JOIN LATERAL (SELECT r.stage_started_at
-						   + make_interval(secs => rollout._plan_seconds(s.step, 'bake_seconds', NULL)
-												   * (1 + r.extensions)) AS until) bake
+						   + make_interval(secs => rollout._plan_seconds(s.step, 'bake_seconds', NULL)) AS until) bake
 CROSS JOIN LATERAL (
 	SELECT coalesce(sum(a.n) FILTER (WHERE a.arm = 'candidate' AND NOT a.shadow), 0) AS n_candidate,
 		   coalesce(sum(a.n) FILTER (WHERE a.arm = 'stable' AND NOT a.shadow), 0) AS n_baseline

@@ -321,7 +321,7 @@ COMMENT ON COLUMN rollout.status.candidate IS 'Candidate version.';
 COMMENT ON COLUMN rollout.status.samples_candidate IS 'Candidate outcomes in the current stage.';
 COMMENT ON COLUMN rollout.status.samples_baseline IS 'Baseline outcomes in the current stage.';
 COMMENT ON COLUMN rollout.status.samples_needed IS 'Samples each arm needs in this stage.';
-COMMENT ON COLUMN rollout.status.bake_until IS 'End of the stage''s bake time, extensions included.';
+COMMENT ON COLUMN rollout.status.bake_until IS 'End of the stage''s bake time.';
 COMMENT ON COLUMN rollout.status.bake_left IS 'Bake time left (active rollouts).';
 COMMENT ON COLUMN rollout.status.progress IS 'Progress through the plan, 0 to 1.';
 COMMENT ON COLUMN rollout.status.hold_reason IS 'Why it holds, if it does.';
