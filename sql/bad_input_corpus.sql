@@ -224,6 +224,18 @@ FROM unnest(ARRAY['pause', 'resume', 'approve', 'promote', 'rollback', 'retry'])
 			 ('''c-bot''', '55000'), ('''c-bot'', at => ''infinity''', '22023'),
 			 ('''c-bot'', at => ''-infinity''', '22023'),
 			 ('''c-bot'', reason => (SELECT mb FROM big), at => ''infinity''', '22023')) x(a, e);
+-- Blue-green verbs: bad agents, infinite times, no active rollout.
+INSERT INTO cases (grp, call, expected)
+SELECT 'lifecycle', format('rollout.%s(%s)', f, a), e
+FROM unnest(ARRAY['switch', 'switch_back']) f,
+	 (VALUES ('NULL', '22004'), ('''Bad Name''', '42602'), ('''nobody''', '42704'),
+			 ('(SELECT mb FROM big)', '42622'), ('''c-bot''', '55000'),
+			 ('''c-bot'', at => ''infinity''', '22023'),
+			 ('''c-bot'', reason => (SELECT mb FROM big)', '55000')) x(a, e);
+-- promote(variant => ...) with no active rollout: the state is checked first.
+INSERT INTO cases (grp, call, expected) VALUES
+	('lifecycle', 'rollout.promote(''c-bot'', variant => ''a'')', '55000'),
+	('lifecycle', 'rollout.promote(''c-bot'', variant => (SELECT mb FROM big))', '55000');
 INSERT INTO cases (grp, call, expected)
 SELECT 'start', format('rollout.start(%s)', a), e FROM (VALUES
 	('NULL, 2', '22004'), ('''c-bot'', NULL', '22004'), ('''nobody'', 2', '42704'),
@@ -263,6 +275,10 @@ FROM unnest(ARRAY[
 	'{"strategy": "ab_test"}', '{"strategy": "ab_test", "variants": []}',
 	'{"strategy": "ab_test", "variants": [{"name": "stable", "version": 1, "weight": 50}, {"name": "b", "version": 2, "weight": 50}]}',
 	'{"strategy": "ab_test", "variants": [{"name": "a", "version": 1, "weight": 50}, {"name": "a", "version": 2, "weight": 50}]}',
+	'{"strategy": "ab_test", "variants": [{"name": "a", "version": 1, "weight": 50}, {"name": "b", "version": 2, "weight": 50}], "experiment": {"control": "z"}}',
+	'{"strategy": "ab_test", "variants": [{"name": "a", "version": 1, "weight": 50}, {"name": "b", "version": 2, "weight": 50}], "experiment": {"control": 1}}',
+	'{"shadow": {"pair_grace": "0 seconds"}}', '{"shadow": {"pair_grace": "-1 hour"}}',
+	'{"rules": [{"tenants": ["x"], "percent": 10, "arm": "stable"}]}', '{"rules": [{"tenants": ["x"], "arm": 1}]}',
 	'{"strategy": "ab_test", "variants": [{"name": "a", "version": 1, "weight": 60}, {"name": "b", "version": 2, "weight": 50}]}',
 	'{"strategy": "ab_test", "variants": [{"name": "a", "version": 1, "weight": 50}, {"name": "b", "version": 1e400, "weight": 50}]}',
 	'{"rules": 1}', '{"rules": [{"tenants": "x", "percent": 100}]}', '{"rules": [{"tenants": ["a"], "percent": 1e400}]}',

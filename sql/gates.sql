@@ -137,9 +137,10 @@ SELECT gate, verdict, detail FROM rollout.gate_results
   WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts) ORDER BY id;
 SELECT rollout.rollback('gate-bot', 'test over', at => '2026-05-06 08:15+00');
 
--- An alert gate alerts when it starts failing (again at each new stage, as
--- the share grows), not at every evaluation, and does not stop the rollout:
--- the error spike below alerts, and the rollout still advances.
+-- An alert gate alerts once per failure episode: when it starts failing,
+-- again only after it has passed (a new stage does not start a new
+-- episode), never at every evaluation; it does not stop the rollout: the
+-- error spike below alerts once, and the rollout still advances.
 TRUNCATE log;
 SELECT rollout.start('gate-bot', 3, '{"steps": [{"percent": 10, "bake": "30 minutes"}, {"percent": 50, "bake": "30 minutes"}, {"percent": 100}],
   "gates": [{"metric": "quality", "margin": 0.1, "min_samples": 50},

@@ -201,3 +201,13 @@ SELECT acting_role FROM rollout.events WHERE action = 'preset_change' ORDER BY i
 ROLLBACK;
 SELECT count(*) AS preset_events_after_rollback FROM rollout.events WHERE action = 'preset_change';
 SELECT rollout.validate_plan(NULL, 'low')->>'judge_rate' AS low_judge_rate_restored;
+
+-- Rules as docs/routing.md writes them: an optional "name" for the reason,
+-- and "arm" instead of "percent" to fix the arm served (exactly one).
+SELECT rollout.validate_plan('{"rules": [{"name": "staff", "tenants": ["internal"], "percent": 100},
+                                         {"attribute": "region", "values": ["eu"], "arm": "stable"}]}')->'rules' AS rules;
+SELECT rollout.validate_plan('{"strategy": "ab_test", "variants": [{"name": "a", "version": 1, "weight": 50}, {"name": "b", "version": 2, "weight": 50}],
+                               "rules": [{"name": "beta", "tenants": ["acme"], "arm": "b"}]}')->'rules' AS ab_rules;
+SELECT pg_temp.err($$SELECT rollout.validate_plan('{"rules": [{"tenants": ["x"], "percent": 10, "arm": "stable"}]}')$$);
+SELECT pg_temp.err($$SELECT rollout.validate_plan('{"rules": [{"tenants": ["x"], "arm": "Stable!"}]}')$$);
+SELECT pg_temp.err($$SELECT rollout.validate_plan('{"rules": [{"tenants": ["x"], "percent": 10, "name": 7}]}')$$);

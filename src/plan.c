@@ -38,9 +38,9 @@ static const char *const top_keys[] = {
 static const char *const step_keys[] = {"percent", "bake", "bake_seconds", "min_samples", NULL};
 static const char *const shadow_keys[] = {
 	"percent", "duration", "duration_seconds", "min_similarity", "min_samples",
-	"write_intercept", "model_swap_extension", NULL
+	"write_intercept", "model_swap_extension", "pair_grace", "pair_grace_seconds", NULL
 };
-static const char *const experiment_keys[] = {"duration", "duration_seconds", "min_samples", NULL};
+static const char *const experiment_keys[] = {"duration", "duration_seconds", "min_samples", "control", NULL};
 
 /* The canary steps used when a canary plan gives none (the medium timeline). */
 static const struct
@@ -218,6 +218,7 @@ NormalizeShadow(json_t *value, bool required, PlanError *err)
 				similarity = 0.90,
 				swap = 0.5;
 	PlanInterval duration;
+	PlanInterval grace;
 	int64		min_samples;
 	bool		write_intercept = true;
 	bool		found;
@@ -232,6 +233,7 @@ NormalizeShadow(json_t *value, bool required, PlanError *err)
 		!PlanCheckKeys(value, path, shadow_keys, err) ||
 		!PlanGetPercent(value, "percent", path, false, &found, &percent, err) ||
 		!PlanGetDuration(value, "duration", path, "3 days", false, &duration, err) ||
+		!PlanGetDuration(value, "pair_grace", path, "1 hour", false, &grace, err) ||
 		!PlanGetNumber(value, "min_similarity", path, &found, &similarity, err))
 		goto fail;
 	if (found && (similarity < 0 || similarity > 1))
@@ -260,6 +262,7 @@ NormalizeShadow(json_t *value, bool required, PlanError *err)
 	json_object_set_new(out, "min_samples", json_integer(min_samples));
 	json_object_set_new(out, "write_intercept", json_boolean(write_intercept));
 	json_object_set_new(out, "model_swap_extension", PlanNumber(swap));
+	PlanSetInterval(out, "pair_grace", &grace);
 	json_decref(empty);
 	return out;
 
@@ -268,29 +271,56 @@ fail:
 	return NULL;
 }
 
-/* Normalizes the duration and sample floor of an A/B test. */
+/*
+ * Normalizes the duration, sample floor and control variant of an A/B test:
+ * control names one of the normalized variants (default: the first).
+ */
 static json_t *
-NormalizeExperiment(json_t *value, PlanError *err)
+NormalizeExperiment(json_t *value, json_t *variants, PlanError *err)
 {
 	static const char *const path = "experiment";
 	json_t	   *empty = NULL;
 	json_t	   *out;
 	PlanInterval duration;
 	int64		min_samples;
+	const char *control = NULL;
+	bool		found;
+	bool		known = false;
 
 	if (value == NULL || json_is_null(value))
 		value = empty = PlanObject();
 	if (!PlanExpectObject(value, path, err) ||
 		!PlanCheckKeys(value, path, experiment_keys, err) ||
 		!PlanGetDuration(value, "duration", path, "7 days", false, &duration, err) ||
-		!PlanGetSamples(value, "min_samples", path, 1000, &min_samples, err))
+		!PlanGetSamples(value, "min_samples", path, 1000, &min_samples, err) ||
+		!PlanGetString(value, "control", path, &found, &control, err))
 	{
 		json_decref(empty);
+		return NULL;
+	}
+	for (size_t i = 0; i < json_array_size(variants); i++)
+	{
+		const char *name = json_string_value(json_object_get(json_array_get(variants, i), "name"));
+
+		if (name == NULL)
+			continue;
+		if (!found && i == 0)
+			control = name;
+		if (control != NULL && strcmp(name, control) == 0)
+			known = true;
+	}
+	if (!known)
+	{
+		json_decref(empty);
+		PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, "experiment.control",
+				 "It names the variant every other variant is compared with.",
+				 "unknown variant \"%s\"", control ? control : "");
 		return NULL;
 	}
 	out = PlanObject();
 	PlanSetInterval(out, "duration", &duration);
 	json_object_set_new(out, "min_samples", json_integer(min_samples));
+	json_object_set_new(out, "control", json_string(control));
 	json_decref(empty);
 	return out;
 }
@@ -418,7 +448,8 @@ PlanNormalize(json_t *plan, PlanError *err)
 			goto fail;
 		}
 		if (!SetPart(out, "variants", PlanNormalizeVariants(variants, "variants", err)) ||
-			!SetPart(out, "experiment", NormalizeExperiment(json_object_get(plan, "experiment"), err)) ||
+			!SetPart(out, "experiment", NormalizeExperiment(json_object_get(plan, "experiment"),
+															json_object_get(out, "variants"), err)) ||
 			!SetPart(out, "shadow", NormalizeShadow(json_object_get(plan, "shadow"), false, err)))
 			goto fail;
 		json_object_set_new(out, "steps", json_array());

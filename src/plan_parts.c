@@ -18,7 +18,7 @@
 /* Longest tenant name or attribute value, in bytes. */
 #define PLAN_MAX_VALUE_LEN 256
 
-static const char *const rule_keys[] = {"tenants", "attribute", "values", "percent", NULL};
+static const char *const rule_keys[] = {"name", "tenants", "attribute", "values", "percent", "arm", NULL};
 static const char *const flag_keys[] = {"name", "percent", NULL};
 static const char *const variant_keys[] = {"name", "version", "weight", NULL};
 static const char *const pinning_keys[] = {"enabled", "drain", "drain_seconds", NULL};
@@ -130,7 +130,10 @@ GetRequiredPercent(json_t *obj, const char *path, bool allow_zero, double *perce
 
 /*
  * Normalizes one tenant/cohort rule: {"tenants": [...], "percent": N} or
- * {"attribute": "region", "values": [...], "percent": N}.
+ * {"attribute": "region", "values": [...], "percent": N}; instead of
+ * "percent", "arm" fixes the arm served (stable, candidate or an A/B
+ * variant: route() checks it against the rollout), and an optional "name"
+ * names the rule in route()'s reason (docs/routing.md).
  */
 static json_t *
 NormalizeRule(json_t *rule, const char *path, PlanError *err)
@@ -140,6 +143,9 @@ NormalizeRule(json_t *rule, const char *path, PlanError *err)
 	json_t	   *out;
 	json_t	   *list;
 	double		percent = 0;
+	const char *arm = NULL;
+	const char *name = NULL;
+	json_t	   *arm_value;
 
 	if (!PlanExpectObject(rule, path, err) ||
 		!PlanCheckKeys(rule, path, rule_keys, err))
@@ -155,10 +161,30 @@ NormalizeRule(json_t *rule, const char *path, PlanError *err)
 				 "must give \"tenants\", or \"attribute\" and \"values\"");
 		return NULL;
 	}
-	if (!GetRequiredPercent(rule, path, true, &percent, err))
+	arm_value = json_object_get(rule, "arm");
+	if (arm_value != NULL && !json_is_null(arm_value))
+	{
+		json_t	   *pct = json_object_get(rule, "percent");
+
+		if (pct != NULL && !json_is_null(pct))
+		{
+			PlanFail(err, ERRCODE_INVALID_PARAMETER_VALUE, path,
+					 "A rule either sets the candidate share (\"percent\") or fixes the arm served (\"arm\").",
+					 "must not give both \"percent\" and \"arm\"");
+			return NULL;
+		}
+		if (!GetName(rule, "arm", path, &arm, err))
+			return NULL;
+	}
+	else if (!GetRequiredPercent(rule, path, true, &percent, err))
+		return NULL;
+	if (json_object_get(rule, "name") != NULL && !json_is_null(json_object_get(rule, "name")) &&
+		!GetName(rule, "name", path, &name, err))
 		return NULL;
 
 	out = PlanObject();
+	if (name != NULL)
+		json_object_set_new(out, "name", json_string(name));
 	if (has_tenants)
 	{
 		if ((list = NormalizeStringList(rule, "tenants", path, err)) == NULL)
@@ -176,7 +202,10 @@ NormalizeRule(json_t *rule, const char *path, PlanError *err)
 			goto fail;
 		json_object_set_new(out, "values", list);
 	}
-	json_object_set_new(out, "percent", PlanNumber(percent));
+	if (arm != NULL)
+		json_object_set_new(out, "arm", json_string(arm));
+	else
+		json_object_set_new(out, "percent", PlanNumber(percent));
 	return out;
 
 fail:

@@ -202,12 +202,18 @@ AgentEntry(const char *name, bool create)
 	return a;
 }
 
-/* Filter shared by the rollout and version queries: rollouts routing serves. */
+/*
+ * Filter shared by the rollout and version queries: rollouts routing serves.
+ * A safety rollback (drain_skipped) ends its drain at once, but stays listed
+ * for the drain it would have had, so that a pin to it is refused with
+ * "pin ignored: safety rollback" rather than "expired".
+ */
 #define SERVED_ROLLOUTS \
 	"SELECT * FROM rollout.rollouts r " \
 	" WHERE rollout.is_active_state(r.state) " \
 	"    OR (r.state = 'promoted' OR r.state = 'rolled_back') " \
-	"   AND coalesce(r.drain_until, r.ended_at + r.drain) > now()"
+	"   AND coalesce(r.drain_until, r.ended_at + r.drain) > now()" \
+	"    OR r.state = 'rolled_back' AND r.drain_skipped AND r.ended_at + r.drain > now()"
 
 /* Loads the content of every version the served state references. */
 static void

@@ -73,7 +73,7 @@ SELECT rollout.create_version('support-bot',
 -- recorded with the decision_token of its decision, so it counts for the
 -- rollout, stage and arm that served it even when tick() moved on meanwhile.
 CREATE PROCEDURE pg_temp.traffic(p_start timestamptz, p_hours integer, p_rates jsonb,
-								  p_errors jsonb DEFAULT '{}')
+								  p_errors jsonb DEFAULT '{}', p_first_slot integer DEFAULT 0)
 LANGUAGE plpgsql AS $$
 DECLARE
 	v_at timestamptz;
@@ -85,11 +85,11 @@ BEGIN
 	FOR slot IN 0 .. p_hours * 12 - 1 LOOP
 		v_at := p_start + make_interval(mins => slot * 5);
 		FOR i IN 1 .. 1000 LOOP
-			SELECT * INTO d FROM rollout.route('support-bot', 'user-' || (slot * 1000 + i));
+			SELECT * INTO d FROM rollout.route('support-bot', 'user-' || ((p_first_slot + slot) * 1000 + i));
 			v_good := coalesce((p_rates->>d.version::text)::float8, 0.90);
 			v_err := coalesce((p_errors->>d.version::text)::float8, 0.01);
 			v_ok := random() < v_good;
-			PERFORM rollout.record('support-bot', d.version, 'user-' || (slot * 1000 + i),
+			PERFORM rollout.record('support-bot', d.version, 'user-' || ((p_first_slot + slot) * 1000 + i),
 				success => v_ok,
 				quality => least(1, greatest(0, (CASE WHEN v_ok THEN 0.8 ELSE 0.4 END) + (random() - 0.5) * 0.3)),
 				latency_ms => 800 + random() * 1200,
@@ -108,7 +108,12 @@ $$;
 SELECT setseed(0.2026);
 SELECT rollout.start('support-bot', :v3, risk => 'low', reason => 'citations with article ids',
                      at => '2026-03-02 08:00+00') AS rollout_good \gset
-CALL pg_temp.traffic('2026-03-02 08:00+00', 17, '{"2": 0.90, "3": 0.90}');
+CALL pg_temp.traffic('2026-03-02 08:00+00', 1, '{"2": 0.90, "3": 0.90}');
+\echo
+\echo 'An hour in, rollout.status says what the rollout is waiting for (waiting_for):'
+SELECT state, percent || '%' AS share, samples_candidate AS candidate, waiting_for FROM rollout.status
+ WHERE agent = 'support-bot';
+CALL pg_temp.traffic('2026-03-02 09:00+00', 16, '{"2": 0.90, "3": 0.90}', p_first_slot => 12);
 \echo
 \echo 'Timeline of rollout' :rollout_good '(simulated clock), from rollout.timeline(agent, rollout_id):'
 \echo 'events, gate verdicts that changed and stage boundaries, in order.'
@@ -153,7 +158,8 @@ SELECT to_char(at AT TIME ZONE 'UTC', 'Dy HH24:MI') AS "when", gate, verdict,
 SELECT version, note FROM rollout.get_version('support-bot');
 \echo
 \echo 'What an analyst sees in rollout.status:'
-SELECT agent, rollout_id, state, stage, percent, samples_candidate, samples_baseline, hold_reason FROM rollout.status;
+SELECT agent, rollout_id, state, stage, percent, samples_candidate, samples_baseline, hold_reason, waiting_for
+  FROM rollout.status;
 \echo
 \echo 'What Prometheus scrapes (rollout.metrics through contrib/prometheus/queries.yaml), a few rows:'
 SELECT metric, type, coalesce(arm, gate, state, '') AS label, round(value::numeric, 4) AS value
@@ -161,5 +167,60 @@ SELECT metric, type, coalesce(arm, gate, state, '') AS label, round(value::numer
  WHERE agent = 'support-bot' AND metric IN ('state', 'candidate_percent', 'samples', 'rollbacks', 'promotions')
    AND (metric <> 'state' OR value = 1)
  ORDER BY metric, label;
+\echo
+\echo '== Part 4: an A/B/n test of three prompts ===================================='
+\echo
+\echo 'A triage agent tries two new prompts against its current one (the control, a):'
+\echo 'b is clearly worse (task success 0.75), c clearly better (0.97). Each variant is'
+\echo 'compared with the control by every gate at alpha / 2 (Bonferroni, two comparisons).'
+SELECT rollout.create_agent('triage-bot', 'Routes tickets to teams') AS triage_id \gset
+SELECT rollout.create_version('triage-bot', 'Route the ticket.', 'gpt-4o-2024-08-06') AS t1,
+       rollout.create_version('triage-bot', 'Route the ticket. Be brief.', 'gpt-4o-2024-08-06') AS t2,
+       rollout.create_version('triage-bot', 'Route the ticket. Read the whole thread first.', 'gpt-4o-2024-08-06') AS t3 \gset
+SELECT rollout.set_label('triage-bot', 'production', :t1) AS done \gset
+SELECT rollout.start('triage-bot', :t3, '{"strategy": "ab_test",
+  "variants": [{"name": "a", "version": 1, "weight": 34}, {"name": "b", "version": 2, "weight": 33},
+               {"name": "c", "version": 3, "weight": 33}],
+  "experiment": {"duration": "4 hours", "min_samples": 1000},
+  "gates": [{"name": "success", "metric": "success", "margin": 0.02, "min_samples": 500, "action": "hold"},
+            {"name": "errors", "metric": "error", "margin": 0.02, "min_samples": 500, "action": "rollback_now"}]}',
+  reason => 'which triage prompt', at => '2026-03-05 08:00+00') AS rollout_ab \gset
+CREATE PROCEDURE pg_temp.ab_traffic(p_start timestamptz, p_slots integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+	d record;
+	v_rate float8;
+BEGIN
+	FOR slot IN 0 .. p_slots - 1 LOOP
+		FOR i IN 1 .. 300 LOOP
+			SELECT * INTO d FROM rollout.route('triage-bot', 'ticket-' || (slot * 300 + i));
+			v_rate := CASE d.version WHEN 1 THEN 0.90 WHEN 2 THEN 0.75 ELSE 0.97 END;
+			PERFORM rollout.record('triage-bot', d.version, 'ticket-' || (slot * 300 + i),
+				success => random() < v_rate, error => random() < 0.01,
+				at => p_start + make_interval(mins => slot * 5, secs => i * 0.9));
+		END LOOP;
+		COMMIT;
+		PERFORM rollout.tick(p_start + make_interval(mins => slot * 5 + 5));
+		COMMIT;
+	END LOOP;
+END
+$$;
+CALL pg_temp.ab_traffic('2026-03-05 08:00+00', 24);
+\echo
+\echo 'Two hours in:'
+SELECT state, waiting_for FROM rollout.status WHERE agent = 'triage-bot';
+CALL pg_temp.ab_traffic('2026-03-05 10:00+00', 25);
+\echo
+\echo 'After four hours the test waits for a person, with a recommendation:'
+SELECT state, waiting_for FROM rollout.status WHERE agent = 'triage-bot';
+SELECT variant, gate, verdict, round(value_candidate::numeric, 3) AS variant_value,
+       round(value_baseline::numeric, 3) AS control_value, n_candidate AS n, detail
+  FROM rollout.gate_results
+ WHERE rollout_id = :rollout_ab AND at = (SELECT max(at) FROM rollout.gate_results WHERE rollout_id = :rollout_ab)
+ ORDER BY variant, gate;
+\echo
+\echo 'The release manager promotes the recommended variant:'
+SELECT rollout.promote('triage-bot', variant => 'c', at => '2026-03-05 12:10+00') AS result;
+SELECT version, system_prompt FROM rollout.get_version('triage-bot');
 \echo
 \echo '== end of demo =============================================================='

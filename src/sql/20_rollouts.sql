@@ -13,7 +13,7 @@ CREATE TABLE rollout.rollouts (
 		CHECK (strategy IN ('canary', 'blue_green', 'shadow', 'ab_test')),
 	state			text NOT NULL DEFAULT 'canary'
 		CHECK (state IN ('shadow', 'canary', 'holding', 'awaiting_approval', 'paused',
-						 'promoted', 'rolled_back')),
+						 'awaiting_decision', 'promoted', 'rolled_back')),
 	-- Step number of the plan (1-based); 0 during the shadow phase.
 	stage			integer NOT NULL DEFAULT 1 CHECK (stage >= 0),
 	-- Candidate share now, 0..100 in 0.01 steps (bucket < percent * 100).
@@ -56,14 +56,14 @@ CREATE TABLE rollout.rollouts (
 
 -- One active rollout per agent: a constraint, not a convention.
 CREATE UNIQUE INDEX rollouts_one_active ON rollout.rollouts (agent)
-	WHERE state IN ('shadow', 'canary', 'holding', 'awaiting_approval', 'paused');
+	WHERE state IN ('shadow', 'canary', 'holding', 'awaiting_approval', 'paused', 'awaiting_decision');
 CREATE INDEX rollouts_agent_started_idx ON rollout.rollouts (agent, started_at);
 
 -- Whether a rollout state is active (not final).
 CREATE FUNCTION rollout.is_active_state(state text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT state IN ('shadow', 'canary', 'holding', 'awaiting_approval', 'paused') $$;
+AS $$ SELECT state IN ('shadow', 'canary', 'holding', 'awaiting_approval', 'paused', 'awaiting_decision') $$;
 
 GRANT SELECT ON rollout.rollouts TO rollout_reader;
 GRANT SELECT, INSERT, UPDATE, DELETE ON rollout.rollouts TO rollout_admin;

@@ -265,7 +265,9 @@ BEGIN
 		v_state := 'shadow';
 		v_stage := 0;
 		v_percent := 0;
-	ELSIF v_strategy = 'ab_test' THEN
+	ELSIF v_strategy IN ('ab_test', 'blue_green') THEN
+		-- A/B: the variants' weights split the traffic; blue-green: blue
+		-- serves everyone until rollout.switch().
 		v_state := 'canary';
 		v_stage := 1;
 		v_percent := 0;
@@ -341,7 +343,10 @@ BEGIN
 	at := rollout._lifecycle_at(at);
 	r := rollout._active_rollout(agent);
 	PERFORM rollout._require_state(r, 'paused', 'paused');
+	-- Back to the state it was paused from; the reason of a freeze goes, the
+	-- reason of a hold or an approval wait it returns to stays.
 	UPDATE rollout.rollouts SET state = coalesce(r.paused_from, 'canary'), paused_from = NULL,
+		hold_reason = CASE WHEN r.paused_from IN ('holding', 'awaiting_approval') THEN r.hold_reason END,
 		last_eval_at = NULL
 		WHERE id = r.id;
 	PERFORM rollout._record_change(r, 'resume', reason, at);
@@ -404,6 +409,14 @@ DECLARE
 	v_next integer;
 	v_percent numeric;
 BEGIN
+	IF r.strategy = 'blue_green' AND r.stage = 0 AND NOT p_full THEN
+		-- Out of the shadow phase, blue still serves until rollout.switch().
+		UPDATE rollout.rollouts SET state = 'canary', stage = 1, percent = 0, stage_started_at = p_at,
+			shadow_percent = 0, hold_reason = NULL, last_eval_at = NULL
+			WHERE id = r.id;
+		PERFORM rollout._record_change(r, p_action, p_reason, p_at);
+		RETURN 'stage 1: blue until rollout.switch()';
+	END IF;
 	IF r.strategy = 'ab_test' OR p_full OR jsonb_array_length(coalesce(v_steps, '[]')) = 0 THEN
 		PERFORM rollout._finish_promotion(r, p_reason, p_at);
 		RETURN 'promoted';
@@ -420,15 +433,22 @@ BEGIN
 	END IF;
 	UPDATE rollout.rollouts SET state = 'canary', stage = v_next, percent = v_percent,
 		stage_started_at = p_at, shadow_percent = 0, boosted = false, extensions = 0,
-		fail_streak = '{}', hold_reason = NULL, approved_stage = NULL, last_eval_at = NULL
+		-- A new stage starts new failure streaks; an alert episode goes on
+		-- until its gate passes.
+		fail_streak = (SELECT coalesce(jsonb_object_agg(k, v), '{}') FROM jsonb_each(r.fail_streak) f(k, v)
+					   WHERE k LIKE 'alert:%'),
+		hold_reason = NULL, approved_stage = NULL, last_eval_at = NULL
 		WHERE id = r.id;
 	PERFORM rollout._record_change(r, p_action, p_reason, p_at);
 	RETURN pg_catalog.format('stage %s at %s%%', v_next, v_percent);
 END
 $$;
 
+-- Advances the active rollout one stage by hand (or to 100% with full).
+-- An A/B test ends with the chosen variant (or, without one, the
+-- recommendation of its finished experiment) promoted to production.
 CREATE FUNCTION rollout.promote(agent text, "full" boolean DEFAULT false, reason text DEFAULT NULL,
-								at timestamptz DEFAULT pg_catalog.now())
+								at timestamptz DEFAULT pg_catalog.now(), variant text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -437,9 +457,16 @@ AS $$
 DECLARE
 	r rollout.rollouts;
 	v_role text := rollout._acting_role();
+	v_name text;
+	v_version integer;
 BEGIN
 	at := rollout._lifecycle_at(at);
 	r := rollout._active_rollout(agent);
+	IF variant IS NOT NULL AND r.strategy <> 'ab_test' THEN
+		RAISE EXCEPTION 'argument "variant" is only for A/B tests'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('Rollout %s of agent "%s" has strategy %s.', r.id, agent, r.strategy);
+	END IF;
 	-- Out of awaiting_approval, promoting is approving: the same second
 	-- person as rollout.approve() (or a member of rollout_admin).
 	IF r.state = 'awaiting_approval'
@@ -449,6 +476,28 @@ BEGIN
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'The rollout waits for an approval, which needs a second person.',
 				  HINT = 'Ask another operator, or a member of rollout_admin, to run rollout.approve() or rollout.promote().';
+	END IF;
+	IF r.strategy = 'ab_test' THEN
+		v_name := coalesce(variant, r.recommendation);
+		IF v_name IS NULL THEN
+			RAISE EXCEPTION 'argument "variant" must name the variant to promote'
+				USING ERRCODE = 'null_value_not_allowed',
+					  DETAIL = pg_catalog.format('A/B test %s has no recommendation (yet).', r.id),
+					  HINT = 'Call rollout.promote(agent, variant => ''<name>''), or end the test with rollout.rollback().';
+		END IF;
+		SELECT (x->>'version')::integer INTO v_version
+			FROM jsonb_array_elements(r.variants) x WHERE x->>'name' = v_name;
+		IF v_version IS NULL THEN
+			RAISE EXCEPTION 'variant "%" is not in A/B test %', v_name, r.id
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = pg_catalog.format('Its variants are %s.',
+						(SELECT string_agg(x->>'name', ', ') FROM jsonb_array_elements(r.variants) x));
+		END IF;
+		UPDATE rollout.rollouts SET candidate = v_version, recommendation = v_name WHERE id = r.id;
+		r.candidate := v_version;
+		PERFORM rollout._finish_promotion(r,
+			coalesce(reason, pg_catalog.format('A/B test ended: variant %s (version %s) promoted', v_name, v_version)), at);
+		RETURN pg_catalog.format('promoted variant %s (version %s)', v_name, v_version);
 	END IF;
 	RETURN rollout._advance(r, coalesce("full", false), 'promote_manual',
 							coalesce(reason, 'manual promotion'), at);
@@ -470,7 +519,7 @@ BEGIN
 	UPDATE rollout.rollouts SET state = 'rolled_back', percent = 0, shadow_percent = 0,
 		ended_at = CASE WHEN r.state = 'promoted' THEN r.ended_at ELSE p_at END,
 		watch_ended_at = CASE WHEN r.state = 'promoted' THEN p_at END,
-		paused_from = NULL,
+		paused_from = NULL, hold_reason = NULL,
 		drain_skipped = p_safety,
 		drain_until = CASE WHEN p_safety OR NOT r.pinning THEN p_at ELSE p_at + r.drain END
 		WHERE id = r.id;

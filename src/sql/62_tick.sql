@@ -67,7 +67,10 @@ BEGIN
 END
 $$;
 
--- Sets a locked rollout to a holding-type state with a reason, once.
+-- Sets a locked rollout to a holding-type state with a reason. The event
+-- (and NOTIFY) is written when the rollout enters the state, once per
+-- episode; while it stays there, a changed reason (another gate failing
+-- too) only updates hold_reason. True when it entered the state.
 CREATE FUNCTION rollout._hold(r rollout.rollouts, p_state text, p_action text, p_reason text,
 							  p_at timestamptz)
 RETURNS boolean
@@ -75,7 +78,10 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF r.state = p_state AND r.hold_reason IS NOT DISTINCT FROM p_reason THEN
+	IF r.state = p_state THEN
+		IF r.hold_reason IS DISTINCT FROM p_reason THEN
+			UPDATE rollout.rollouts SET hold_reason = p_reason WHERE id = r.id;
+		END IF;
 		RETURN false;
 	END IF;
 	UPDATE rollout.rollouts SET state = p_state, hold_reason = p_reason,
@@ -86,8 +92,12 @@ BEGIN
 END
 $$;
 
--- The shadow phase: advance once its duration has passed with enough
--- pairs and enough similarity; hold when similarity is too low.
+-- The shadow phase (stage 0: state shadow, or holding on low similarity):
+-- the gates that roll back act on shadow outputs; with no pair at all after
+-- shadow.pair_grace it holds and alerts once; advance once its duration (longer by model_swap_extension when the
+-- candidate's model differs from the baseline's) has passed with enough
+-- pairs and enough similarity; hold when similarity is too low, and
+-- release the hold once the mean similarity reaches the minimum again.
 CREATE FUNCTION rollout._tick_shadow(r rollout.rollouts, p_at timestamptz,
 									 OUT action text, OUT detail text)
 LANGUAGE plpgsql
@@ -99,32 +109,83 @@ DECLARE
 	v_sim float8;
 	v_need bigint := coalesce((sh->>'min_samples')::bigint, 0);
 	v_min_sim float8 := coalesce((sh->>'min_similarity')::float8, 0);
-	v_until timestamptz := r.stage_started_at
-		+ make_interval(secs => coalesce((sh->>'duration_seconds')::float8, 0));
+	v_until timestamptz := rollout._shadow_until(r);
+	v_low text;
+	v_none text;
+	g jsonb;
+	v rollout.gate_verdict;
 BEGIN
+	-- Guards never sleep: the gates that roll back compare the candidate's
+	-- shadow outcomes (record(..., shadow => true)) with production's in the
+	-- phase, and a failing one ends the rollout before anyone is served.
+	FOR g IN SELECT x FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) x
+			 WHERE x->>'action' IN ('rollback', 'rollback_now') LOOP
+		v := rollout._arm_verdict(r, g, 'candidate', rollout.window_start(r.stage_started_at),
+								  p_at + interval '1 microsecond', 'stable',
+								  rollout.window_start(r.stage_started_at), p_at + interval '1 microsecond', 1, true);
+		CONTINUE WHEN v.n_candidate = 0;
+		PERFORM rollout._store_verdict(r, g, v, p_at, v.verdict = 'fail');
+		IF v.verdict = 'fail' THEN
+			detail := pg_catalog.format('gate %s failed on shadow outputs: %s', g->>'name', v.detail);
+			PERFORM rollout._finish_rollback(r, g->>'action' = 'rollback_now', g->>'action', detail, p_at);
+			action := g->>'action';
+			RETURN;
+		END IF;
+	END LOOP;
 	SELECT coalesce(sum(w.n_similarity), 0), sum(w.sum_similarity) / nullif(sum(w.n_similarity), 0)
 		INTO v_n, v_sim
 		FROM rollout.shadow_windows w WHERE w.rollout_id = r.id AND w.stage = 0;
+	v_low := pg_catalog.format('shadow similarity %s below %s over %s pairs',
+							   round(v_sim::numeric, 3), v_min_sim, v_n);
+	v_none := pg_catalog.format('no shadow pairs recorded since %s: the service must call rollout.record_shadow_pair() for the requests route() mirrors (decision.shadow_version)',
+								r.stage_started_at);
+	-- No pair at all after the grace period, in a phase that needs pairs:
+	-- hold, and alert once.
+	IF v_n = 0 AND (v_need > 0 OR v_min_sim > 0) AND p_at >= r.stage_started_at
+		+ make_interval(secs => rollout._plan_seconds(sh, 'pair_grace_seconds', 3600)) THEN
+		IF rollout._hold(r, 'holding', 'hold', v_none, p_at) THEN
+			PERFORM rollout._log_event(r.agent, r.id, 'alert', NULL,
+				jsonb_build_object('shadow_pairs', 0), v_none, p_at);
+			PERFORM rollout._notify_change(r.id, r.agent, 'alert', 'holding', r.stage, r.percent, p_at, v_none);
+			action := 'hold';
+		ELSE
+			action := 'wait';
+		END IF;
+		detail := v_none;
+		RETURN;
+	END IF;
+	IF r.state = 'holding' THEN
+		IF v_sim IS NULL OR v_sim < v_min_sim THEN
+			PERFORM rollout._hold(r, 'holding', 'hold', v_low, p_at);
+			action := 'wait';
+			detail := v_low;
+			RETURN;
+		END IF;
+		UPDATE rollout.rollouts SET state = 'shadow', hold_reason = NULL WHERE id = r.id;
+		PERFORM rollout._record_change(r, 'release',
+			pg_catalog.format('shadow similarity at least the minimum: %s over %s pairs',
+							  round(v_sim::numeric, 3), v_n), p_at);
+		SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
+		action := 'release';
+	END IF;
 	IF p_at < v_until THEN
-		action := 'wait';
+		action := coalesce(action, 'wait');
 		detail := pg_catalog.format('shadow phase until %s: %s pairs, mean similarity %s',
 									v_until, v_n, coalesce(round(v_sim::numeric, 3)::text, 'none'));
 		RETURN;
 	END IF;
 	IF v_n < v_need OR (v_n = 0 AND v_min_sim > 0) THEN
-		action := 'wait';
+		action := coalesce(action, 'wait');
 		detail := pg_catalog.format('shadow phase short of pairs: %s of %s', v_n, v_need);
 		RETURN;
 	END IF;
 	IF v_sim IS NOT NULL AND v_sim < v_min_sim THEN
-		IF rollout._hold(r, 'holding', 'hold',
-						 pg_catalog.format('shadow similarity %s below %s', round(v_sim::numeric, 3), v_min_sim),
-						 p_at) THEN
+		IF rollout._hold(r, 'holding', 'hold', v_low, p_at) THEN
 			action := 'hold';
 		ELSE
 			action := 'wait';
 		END IF;
-		detail := pg_catalog.format('mean similarity %s below %s', round(v_sim::numeric, 3), v_min_sim);
+		detail := v_low;
 		RETURN;
 	END IF;
 	detail := rollout._advance(r, false, 'advance',
@@ -241,7 +302,15 @@ BEGIN
 END
 $$;
 
--- Evaluates the gates of one locked canary rollout and acts on them.
+-- Evaluates the gates of one locked canary (or holding) rollout and acts on
+-- them: the worst failing action wins (rollback_now, rollback, freeze,
+-- hold_for_approval, hold; SRM holds too), its reason listing every gate
+-- failing with that action. With nothing failing, a stage whose bake is over
+-- but short of samples (the step's, or a gate's own min_samples) is boosted
+-- when the plan allows it (inconclusive gates do not prevent it), else its
+-- bake is extended by one bake period, up to extend.max_extensions periods
+-- (the boosted one included), then it holds until the samples are in; it
+-- advances as soon as they are in.
 CREATE FUNCTION rollout._tick_canary(r rollout.rollouts, p_at timestamptz,
 									 OUT action text, OUT detail text)
 LANGUAGE plpgsql
@@ -255,24 +324,31 @@ DECLARE
 	v_streak jsonb := r.fail_streak;
 	v_count integer;
 	v_last timestamptz;
-	v_all_pass boolean := true;
-	v_rollback_now text;
-	v_rollback text;
-	v_freeze text;
-	v_approval text;
-	v_hold text;
+	v_min bigint;
+	v_rollback_now text[] := '{}';
+	v_rollback text[] := '{}';
+	v_freeze text[] := '{}';
+	v_approval text[] := '{}';
+	v_hold text[] := '{}';
 	v_alerts text[] := '{}';
 	v_blocking text[] := '{}';
+	v_short_gates text[] := '{}';
+	v_errors boolean := false;
 	v_verdicts jsonb := '{}';
 	v_srm text;
+	v_reason text;
 	v_step jsonb;
+	v_bake float8;
 	v_bake_until timestamptz;
+	v_max_ext integer := coalesce((r.plan->'extend'->>'max_extensions')::integer, 3);
 	v_need bigint;
 	v_n_c bigint;
 	v_n_b bigint;
 	v_store_g jsonb[] := '{}';
 	v_store_v rollout.gate_verdict[] := '{}';
 	v_store_a boolean[] := '{}';
+	v_short text;
+	v_collect_until timestamptz;
 BEGIN
 	FOR g IN SELECT * FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) LOOP
 		v_name := g->>'name';
@@ -290,13 +366,20 @@ BEGIN
 		END IF;
 		-- An alert gate tells people; it does not stop the rollout.
 		IF v.verdict <> 'pass' AND v_act <> 'alert' THEN
-			v_all_pass := false;
 			v_blocking := v_blocking || pg_catalog.format('%s %s', v_name, v.verdict);
+			v_errors := v_errors OR v.verdict = 'error';
 		END IF;
-		-- Alerts go out when a gate starts failing, not at every evaluation
-		-- while it fails (fail_streak remembers "alert:<gate>"; a new stage
-		-- starts a new streak, so a gate still failing alerts again there).
-		IF v.verdict <> 'fail' AND v_streak ? ('alert:' || v_name) THEN
+		v_min := coalesce((g->>'min_samples')::bigint, 0);
+		IF v.verdict = 'inconclusive' AND v_act <> 'alert'
+		   AND (coalesce(v.n_candidate, 0) < v_min OR coalesce(v.n_baseline, 0) < v_min) THEN
+			v_short_gates := v_short_gates || pg_catalog.format('%s %s of %s', v_name,
+				least(coalesce(v.n_candidate, 0), coalesce(v.n_baseline, 0)), v_min);
+		END IF;
+		-- Alerts go out once per failure episode: when a gate starts failing,
+		-- and again only after it has passed (fail_streak remembers
+		-- "alert:<gate>" across stages; an inconclusive verdict does not end
+		-- the episode).
+		IF v.verdict = 'pass' AND v_streak ? ('alert:' || v_name) THEN
 			v_streak := v_streak - ('alert:' || v_name);
 		END IF;
 		IF v.verdict = 'fail' THEN
@@ -307,7 +390,7 @@ BEGIN
 			END IF;
 			CASE v_act
 				WHEN 'rollback_now' THEN
-					v_rollback_now := coalesce(v_rollback_now, pg_catalog.format('gate %s failed: %s', v_name, v.detail));
+					v_rollback_now := v_rollback_now || pg_catalog.format('gate %s failed: %s', v_name, v.detail);
 				WHEN 'rollback' THEN
 					v_count := coalesce((v_streak->v_name->>'count')::integer, 0);
 					v_last := (v_streak->v_name->>'last')::timestamptz;
@@ -317,21 +400,21 @@ BEGIN
 					END IF;
 					v_streak := v_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
 					IF v_count >= coalesce((g->>'consecutive')::integer, 1) THEN
-						v_rollback := coalesce(v_rollback, pg_catalog.format('gate %s failed in %s consecutive windows', v_name, v_count));
+						v_rollback := v_rollback || pg_catalog.format('gate %s failed in %s consecutive windows', v_name, v_count);
 					ELSE
-						v_hold := coalesce(v_hold, pg_catalog.format('gate %s failed (%s of %s windows)', v_name, v_count, g->>'consecutive'));
+						v_hold := v_hold || pg_catalog.format('gate %s failed (%s of %s windows)', v_name, v_count, g->>'consecutive');
 					END IF;
 				WHEN 'freeze' THEN
-					v_freeze := coalesce(v_freeze, pg_catalog.format('gate %s failed', v_name));
+					v_freeze := v_freeze || pg_catalog.format('gate %s failed', v_name);
 				WHEN 'hold_for_approval' THEN
 					IF r.approved_stage IS DISTINCT FROM r.stage THEN
-						v_approval := coalesce(v_approval, pg_catalog.format('gate %s failed', v_name));
+						v_approval := v_approval || pg_catalog.format('gate %s failed', v_name);
 					ELSE
 						-- Approved for this stage: the failure no longer blocks.
 						v_blocking := array_remove(v_blocking, pg_catalog.format('%s fail', v_name));
 					END IF;
 				WHEN 'hold' THEN
-					v_hold := coalesce(v_hold, pg_catalog.format('gate %s failed', v_name));
+					v_hold := v_hold || pg_catalog.format('gate %s failed', v_name);
 				ELSE
 					NULL;
 			END CASE;
@@ -357,50 +440,98 @@ BEGIN
 									   'gates failed: ' || array_to_string(v_alerts, ', '));
 	END IF;
 
-	IF v_rollback_now IS NOT NULL THEN
-		PERFORM rollout._finish_rollback(r, true, 'rollback_now', v_rollback_now, p_at);
-		action := 'rollback_now'; detail := v_rollback_now;
+	IF cardinality(v_rollback_now) > 0 THEN
+		detail := array_to_string(v_rollback_now, '; ');
+		PERFORM rollout._finish_rollback(r, true, 'rollback_now', detail, p_at);
+		action := 'rollback_now';
 		RETURN;
 	END IF;
-	IF v_rollback IS NOT NULL THEN
-		PERFORM rollout._finish_rollback(r, false, 'rollback', v_rollback, p_at);
-		action := 'rollback'; detail := v_rollback;
+	IF cardinality(v_rollback) > 0 THEN
+		detail := array_to_string(v_rollback, '; ');
+		PERFORM rollout._finish_rollback(r, false, 'rollback', detail, p_at);
+		action := 'rollback';
 		RETURN;
 	END IF;
-	IF v_freeze IS NOT NULL THEN
-		PERFORM rollout._hold(r, 'paused', 'freeze', v_freeze, p_at);
-		action := 'freeze'; detail := v_freeze;
+	IF cardinality(v_freeze) > 0 THEN
+		detail := array_to_string(v_freeze, '; ');
+		PERFORM rollout._hold(r, 'paused', 'freeze', detail, p_at);
+		action := 'freeze';
 		RETURN;
 	END IF;
-	IF v_approval IS NOT NULL THEN
-		PERFORM rollout._hold(r, 'awaiting_approval', 'hold_for_approval', v_approval, p_at);
-		action := 'hold_for_approval'; detail := v_approval;
+	IF cardinality(v_approval) > 0 THEN
+		detail := array_to_string(v_approval, '; ');
+		PERFORM rollout._hold(r, 'awaiting_approval', 'hold_for_approval', detail, p_at);
+		action := 'hold_for_approval';
 		RETURN;
 	END IF;
 	v_srm := rollout._srm_reason(r, p_at);
-	v_hold := coalesce(v_hold, v_srm);
-	IF v_hold IS NOT NULL THEN
-		IF rollout._hold(r, 'holding', 'hold', v_hold, p_at) THEN
-			action := 'hold';
-		ELSE
-			action := 'wait';
-		END IF;
-		detail := v_hold;
+	IF v_srm IS NOT NULL THEN
+		v_hold := v_hold || v_srm;
+	END IF;
+	IF cardinality(v_hold) > 0 THEN
+		detail := array_to_string(v_hold, '; ');
+		action := CASE WHEN rollout._hold(r, 'holding', 'hold', detail, p_at) THEN 'hold' ELSE 'wait' END;
 		RETURN;
 	END IF;
 
 	-- Nothing failed. Advancing needs every acting gate to pass, the bake
 	-- time and the step's samples.
 	v_step := r.plan->'steps'->(r.stage - 1);
-	v_bake_until := r.stage_started_at + make_interval(secs => coalesce((v_step->>'bake_seconds')::float8, 0));
+	v_bake := coalesce((v_step->>'bake_seconds')::float8, 0);
+	v_bake_until := r.stage_started_at + make_interval(secs => v_bake);
+	-- Sample collection runs in bake periods: the boosted one and each
+	-- extension add one; the next step is taken when the current one ends.
+	v_collect_until := r.stage_started_at + make_interval(secs => v_bake * (1 + r.extensions));
+	v_need := coalesce((v_step->>'min_samples')::bigint, 0);
+	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
+		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
+		INTO v_n_c, v_n_b
+		FROM rollout._arm_counts(r.id, rollout.window_start(r.stage_started_at), p_at + interval '1 microsecond', r.stage) s;
+	IF v_n_c < v_need OR v_n_b < v_need THEN
+		v_short := pg_catalog.format('candidate %s, baseline %s, need %s', v_n_c, v_n_b, v_need);
+	END IF;
+	IF cardinality(v_short_gates) > 0 THEN
+		v_short := concat_ws('; ', v_short, 'gates ' || array_to_string(v_short_gates, ', '));
+	END IF;
+
+	IF p_at >= v_bake_until AND v_short IS NOT NULL AND NOT v_errors
+	   AND v_step IS NOT NULL AND r.strategy <> 'ab_test' THEN
+		-- Sample collection: boost once when allowed, else extend the bake,
+		-- else hold until the samples are in; within a period, wait. The
+		-- rollout advances as soon as the samples are in.
+		IF p_at < v_collect_until THEN
+			action := 'wait';
+			detail := pg_catalog.format('short of samples (%s): collecting until %s', v_short, v_collect_until);
+			RETURN;
+		END IF;
+		IF v_bake > 0 AND rollout._boost(r, p_at) THEN
+			-- The boosted period counts as one extension.
+			UPDATE rollout.rollouts SET extensions = r.extensions + 1 WHERE id = r.id;
+			action := 'boost';
+			detail := 'bake time over, short of samples: ' || v_short;
+			RETURN;
+		END IF;
+		IF r.extensions < v_max_ext AND v_bake > 0 THEN
+			UPDATE rollout.rollouts SET extensions = r.extensions + 1 WHERE id = r.id;
+			detail := pg_catalog.format('bake time over, short of samples (%s): collecting until %s (extension %s of %s)',
+				v_short, v_collect_until + make_interval(secs => v_bake), r.extensions + 1, v_max_ext);
+			PERFORM rollout._record_change(r, 'extend', detail, p_at);
+			action := 'extend';
+			RETURN;
+		END IF;
+		v_reason := pg_catalog.format('short of samples after %s extensions of the bake: %s', r.extensions, v_short);
+		action := CASE WHEN rollout._hold(r, 'holding', 'hold', v_reason, p_at) THEN 'hold' ELSE 'wait' END;
+		detail := v_reason;
+		RETURN;
+	END IF;
+
 	IF cardinality(v_blocking) > 0 THEN
 		action := 'wait';
 		detail := 'gates not passed: ' || array_to_string(v_blocking, ', ');
-		-- After the bake, gates that cannot tell yet need more samples.
-		IF p_at >= v_bake_until
-		   AND NOT EXISTS (SELECT 1 FROM unnest(v_blocking) b WHERE b NOT LIKE '% inconclusive')
-		   AND rollout._boost(r, p_at) THEN
-			action := 'boost';
+		IF r.state = 'holding' THEN
+			-- No gate fails any more; the hold ends when every gate passes.
+			PERFORM rollout._hold(r, 'holding', 'hold',
+				'no gate fails now; released when every gate passes (' || array_to_string(v_blocking, ', ') || ')', p_at);
 		END IF;
 		RETURN;
 	END IF;
@@ -410,24 +541,9 @@ BEGIN
 		SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
 	END IF;
 
-	v_need := coalesce((v_step->>'min_samples')::bigint, 0);
-	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
-		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
-		INTO v_n_c, v_n_b
-		FROM rollout._arm_counts(r.id, rollout.window_start(r.stage_started_at), p_at + interval '1 microsecond', r.stage) s;
-
 	IF p_at < v_bake_until THEN
 		action := 'wait';
 		detail := pg_catalog.format('baking until %s', v_bake_until);
-		RETURN;
-	END IF;
-	IF v_n_c < v_need OR v_n_b < v_need THEN
-		action := 'wait';
-		detail := pg_catalog.format('bake time over, short of samples: candidate %s, baseline %s, need %s',
-									v_n_c, v_n_b, v_need);
-		IF rollout._boost(r, p_at) THEN
-			action := 'boost';
-		END IF;
 		RETURN;
 	END IF;
 	IF rollout.in_blackout(r.plan, p_at) THEN
@@ -484,24 +600,25 @@ BEGIN
 	IF r.last_eval_at IS NOT NULL AND at < r.last_eval_at + v_interval THEN
 		RETURN;
 	END IF;
-	IF r.state IN ('paused', 'awaiting_approval') THEN
+	IF r.strategy = 'blue_green' AND r.stage >= 1 THEN
+		-- Green after the switch against blue before it.
+		res := rollout._tick_bg(r, at, r.state IN ('paused', 'awaiting_approval'));
+	ELSIF r.strategy = 'ab_test' THEN
+		-- Every variant against the control; paused: only the gates that
+		-- roll back.
+		res := rollout._tick_ab(r, at, r.state IN ('paused', 'awaiting_approval'));
+	ELSIF r.state IN ('paused', 'awaiting_approval') THEN
 		-- Pausing stops advancement, never protection.
 		res := rollout._tick_protect(r, at);
-	ELSIF r.state = 'shadow' THEN
+	ELSIF r.stage = 0 AND r.state IN ('shadow', 'holding') THEN
+		-- The shadow phase, or a hold on its similarity.
 		UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
 		res := rollout._tick_shadow(r, at);
-	ELSIF r.strategy = 'ab_test' THEN
-		UPDATE rollout.rollouts x SET last_eval_at = at WHERE x.id = r.id;
-		res := rollout._tick_canary(r, at);
-		IF res.action IN ('advance', 'promote', 'wait') THEN
-			-- A/B tests record verdicts; a person picks the winner.
-			res := NULL;
-		END IF;
 	ELSE
 		res := rollout._tick_canary(r, at);
 	END IF;
 	action := coalesce(res.action, 'wait');
-	detail := coalesce(res.detail, 'A/B test running; end it with rollout.promote() or rollout.rollback()');
+	detail := res.detail;
 	IF r.last_error IS NOT NULL THEN
 		UPDATE rollout.rollouts x SET last_error = NULL, last_error_at = NULL
 		WHERE x.id = r.id;
@@ -612,7 +729,8 @@ BEGIN
 			 FOR UPDATE SKIP LOCKED LOOP
 		INSERT INTO rollout.baselines (agent, version, rollout_id, refreshed_at, metrics)
 			VALUES (r.agent, r.candidate, r.id, at,
-					rollout._stage_metrics(r.id, r.promoted_at, at));
+					rollout._baseline_metrics(r.agent, r.candidate, r.promoted_at,
+						r.promoted_at + make_interval(secs => rollout._plan_seconds(r.plan, 'stable_period_seconds', 14400))));
 		UPDATE rollout.rollouts x SET baseline_refreshed_at = at WHERE x.id = r.id;
 		PERFORM rollout._log_event(r.agent, r.id, 'baseline_refresh', NULL,
 			jsonb_build_object('version', r.candidate), 'stable period over', at);
@@ -642,6 +760,16 @@ BEGIN
 	IF NOT isfinite(at) THEN
 		RAISE EXCEPTION 'argument "at" must be a finite time'
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- A standby (or a read-only transaction) cannot change rollout state:
+	-- say so before the first write fails with a lower-level message.
+	IF pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean THEN
+		RAISE EXCEPTION 'rollout.tick() cannot run in a read-only transaction'
+			USING ERRCODE = 'read_only_sql_transaction',
+				  DETAIL = CASE WHEN pg_is_in_recovery()
+							    THEN 'This server is a standby; rollout state changes only on the primary.'
+							    ELSE 'tick() changes rollout state.' END,
+				  HINT = 'Call rollout.tick() on the primary, in a read-write transaction.';
 	END IF;
 	-- Ticks from the worker and from cron never overlap.
 	PERFORM pg_advisory_xact_lock(7286523461853490001);

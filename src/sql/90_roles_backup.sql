@@ -228,7 +228,11 @@ GRANT EXECUTE ON FUNCTION
 	rollout._normalize_plan,
 	rollout.validate_plan,
 	rollout.in_blackout,
-	rollout._plan_seconds
+	rollout._plan_seconds,
+	rollout._waiting_for,
+	rollout._eta,
+	rollout._shadow_until,
+	rollout._blackout_until
 	TO rollout_reader;
 GRANT SELECT ON
 	rollout.agents, rollout.versions, rollout.labels, rollout.label_history, rollout.events,
@@ -258,6 +262,8 @@ GRANT EXECUTE ON FUNCTION
 	rollout.resume,
 	rollout.approve,
 	rollout.promote,
+	rollout.switch,
+	rollout.switch_back,
 	rollout.rollback,
 	rollout.retry,
 	rollout.tick,

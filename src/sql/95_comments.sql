@@ -93,6 +93,8 @@ COMMENT ON COLUMN rollout.rollouts.fail_streak IS 'Consecutive failing windows p
 COMMENT ON COLUMN rollout.rollouts.last_eval_at IS 'Last gate evaluation by tick().';
 COMMENT ON COLUMN rollout.rollouts.boosted IS 'Whether the share was raised to collect samples in this stage.';
 COMMENT ON COLUMN rollout.rollouts.extensions IS 'Times the bake was extended.';
+COMMENT ON COLUMN rollout.rollouts.switched_at IS 'Blue-green: when traffic switched to green (NULL before).';
+COMMENT ON COLUMN rollout.rollouts.recommendation IS 'A/B tests: the variant recommended once the experiment is over (best that passed every gate), or the one promoted.';
 COMMENT ON COLUMN rollout.rollouts.retry_of IS 'Rollout this one retries (rollout.retry).';
 COMMENT ON COLUMN rollout.rollouts.promoted_at IS 'When it was promoted.';
 COMMENT ON COLUMN rollout.rollouts.baseline_refreshed_at IS 'When the promoted version''s baseline metrics were refreshed after the stable period.';
@@ -134,6 +136,7 @@ COMMENT ON COLUMN rollout.gate_results.window_to IS 'End of the data window.';
 COMMENT ON COLUMN rollout.gate_results.action IS 'Action of the gate on failure.';
 COMMENT ON COLUMN rollout.gate_results.acted IS 'Whether this verdict made the rollout act.';
 COMMENT ON COLUMN rollout.gate_results.detail IS 'One-line explanation.';
+COMMENT ON COLUMN rollout.gate_results.variant IS 'A/B tests: the variant compared with the control (NULL for other strategies).';
 
 COMMENT ON TABLE rollout.gate_tallies IS 'Running per-stage tallies of each gate''s counts, so a tick reads only the windows that ended since the last one.';
 COMMENT ON COLUMN rollout.gate_tallies.rollout_id IS 'Rollout.';
@@ -308,7 +311,7 @@ COMMENT ON COLUMN rollout.exposures.rollout_id IS 'Rollout.';
 COMMENT ON COLUMN rollout.exposures.arm IS 'Arm.';
 COMMENT ON COLUMN rollout.exposures.exposures IS 'Decisions since the last flush.';
 
-COMMENT ON VIEW rollout.status IS 'One row per agent about its latest rollout (final ones too): state, share, samples, bake, progress and the last gate results.';
+COMMENT ON VIEW rollout.status IS 'One row per agent about its latest rollout (final ones too): state, share, samples, bake, progress, the last gate results and what it is waiting for.';
 COMMENT ON COLUMN rollout.status.agent IS 'Agent.';
 COMMENT ON COLUMN rollout.status.rollout_id IS 'Latest rollout.';
 COMMENT ON COLUMN rollout.status.state IS 'State.';
@@ -331,6 +334,7 @@ COMMENT ON COLUMN rollout.status.stage_started_at IS 'Start of the current stage
 COMMENT ON COLUMN rollout.status.ended_at IS 'End of the rollout.';
 COMMENT ON COLUMN rollout.status.last_error IS 'Last error tick() met evaluating the rollout.';
 COMMENT ON COLUMN rollout.status.last_error_at IS 'When that error happened.';
+COMMENT ON COLUMN rollout.status.waiting_for IS 'Why it is not advancing, in one line (as of its last evaluation; NULL once finished).';
 
 COMMENT ON VIEW rollout.comparison IS 'Candidate against baseline for every rollout, per window and per stage, from the window aggregates (rollout.compare()).';
 COMMENT ON COLUMN rollout.comparison.agent IS 'Agent.';
@@ -418,7 +422,9 @@ COMMENT ON FUNCTION rollout.start(text,integer,jsonb,text,text,timestamp with ti
 COMMENT ON FUNCTION rollout.pause(text,text,timestamp with time zone) IS 'Pauses the active rollout: no advancement; rollback gates still protect.';
 COMMENT ON FUNCTION rollout.resume(text,text,timestamp with time zone) IS 'Resumes a paused rollout in the state it was paused from.';
 COMMENT ON FUNCTION rollout.approve(text,text,timestamp with time zone) IS 'Approves a rollout awaiting approval; the approver must differ from whoever started it.';
-COMMENT ON FUNCTION rollout.promote(text,boolean,text,timestamp with time zone) IS 'Advances the active rollout one stage by hand, or to 100% with full.';
+COMMENT ON FUNCTION rollout.promote(text,boolean,text,timestamp with time zone,text) IS 'Advances the active rollout one stage by hand, or to 100% with full; ends an A/B test with the variant named (default: its recommendation) promoted.';
+COMMENT ON FUNCTION rollout.switch(text,text,timestamp with time zone) IS 'Blue-green: sends all traffic to green (the candidate); gates then compare green with blue before the switch.';
+COMMENT ON FUNCTION rollout.switch_back(text,text,timestamp with time zone) IS 'Blue-green: sends all traffic back to blue; the rollout ends rolled back.';
 COMMENT ON FUNCTION rollout.rollback(text,text,boolean,timestamp with time zone) IS 'Rolls the active (or just promoted) rollout back to the baseline; safety skips the drain. Never blocked.';
 COMMENT ON FUNCTION rollout.retry(text,text,timestamp with time zone) IS 'Starts a new rollout of the candidate of a rolled-back rollout with the same plan.';
 COMMENT ON FUNCTION rollout.tick(timestamp with time zone) IS 'Evaluates every active rollout once and acts on the gates; the worker and cron call it, tests call it with a simulated clock.';
