@@ -2686,7 +2686,8 @@ COMMENT ON FUNCTION rollout.switch(text,text,timestamp with time zone) IS 'Blue-
 COMMENT ON FUNCTION rollout.switch_back(text,text,timestamp with time zone) IS 'Blue-green: sends all traffic back to blue; the rollout ends rolled back.';
 
 -- functions changed by more than one section above, as the release has them:
--- rollout._finish_rollback, rollout._tick_canary, rollout._tick_one, rollout.tick
+-- rollout._finish_rollback, rollout._tick_canary, rollout._tick_one, rollout.tick,
+-- rollout._tick_baselines
 
 CREATE OR REPLACE FUNCTION rollout._finish_rollback(r rollout.rollouts, p_safety boolean, p_action text,
 										 p_reason text, p_at timestamptz)
@@ -3033,6 +3034,34 @@ BEGIN
 		RETURN QUERY SELECT * FROM rollout._tick_rollout(v_id, at);
 	END LOOP;
 	RETURN QUERY SELECT * FROM rollout._tick_baselines(at);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._tick_baselines(at timestamptz)
+RETURNS TABLE (rollout_id bigint, agent text, action text, detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r rollout.rollouts;
+BEGIN
+	FOR r IN SELECT * FROM rollout.rollouts x
+			 WHERE x.state = 'promoted' AND x.baseline_refreshed_at IS NULL
+			   AND x.promoted_at + make_interval(secs => rollout._plan_seconds(x.plan, 'stable_period_seconds', 14400)) <= at
+			 FOR UPDATE SKIP LOCKED LOOP
+		INSERT INTO rollout.baselines (agent, version, rollout_id, refreshed_at, metrics)
+			VALUES (r.agent, r.candidate, r.id, at,
+					rollout._baseline_metrics(r.agent, r.candidate, r.promoted_at,
+						r.promoted_at + make_interval(secs => rollout._plan_seconds(r.plan, 'stable_period_seconds', 14400))));
+		UPDATE rollout.rollouts x SET baseline_refreshed_at = at WHERE x.id = r.id;
+		PERFORM rollout._log_event(r.agent, r.id, 'baseline_refresh', NULL,
+			jsonb_build_object('version', r.candidate), 'stable period over', at);
+		rollout_id := r.id;
+		agent := r.agent;
+		action := 'baseline_refresh';
+		detail := pg_catalog.format('version %s is the new baseline', r.candidate);
+		RETURN NEXT;
+	END LOOP;
 END
 $$;
 

@@ -57,6 +57,31 @@ for round in 1 2 3; do
 done
 awk -v p="$best_p" -v r="$best_r" 'BEGIN { if (p > 0) printf "record() / plain INSERT (best rounds): %.2f (goal >= 0.90)\n", r / p }'
 
+# The same with the decision_token route() returned for each arm, as
+# services pass it (docs/outcomes.md): the outcome is stored under the
+# decision that served it.
+tok1=$($PSQL -At -c "SELECT d.decision_token FROM generate_series(1, 5000) i, rollout.route('bench', 'u' || i) d WHERE d.version = 1 LIMIT 1")
+tok2=$($PSQL -At -c "SELECT d.decision_token FROM generate_series(1, 5000) i, rollout.route('bench', 'u' || i) d WHERE d.version = 2 LIMIT 1")
+if [ -n "$tok1" ] && [ -n "$tok2" ]; then
+  for v in 1 2; do
+    cat > "$TMP/record_tok$v.sql" <<SQL
+\\set u random(1, 1000000)
+\\set lat random(40, 2000)
+SELECT rollout.record('bench', $v, 'u' || :u, true, 0.8, :lat, 0.01, decision_token => :tok$v);
+SQL
+  done
+  best_t=0
+  for round in 1 2 3; do
+    t=$("$PGBENCH" -n -M prepared -T "$SECONDS_RUN" -c "$CLIENTS" -j "$CLIENTS" -D tok1="$tok1" -D tok2="$tok2" \
+        -f "$TMP/record_tok1.sql@1" -f "$TMP/record_tok2.sql@1" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    echo "round $round: rollout.record(..., decision_token) ${t:-?} tps"
+    best_t=$(awk -v a="$best_t" -v b="${t:-0}" 'BEGIN { print (b > a ? b : a) }')
+  done
+  awk -v p="$best_p" -v r="$best_t" 'BEGIN { if (p > 0) printf "record(decision_token) / plain INSERT (best rounds): %.2f (goal >= 0.90)\n", r / p }'
+else
+  echo "record() with decision_token: no token (route() served no rollout)"
+fi
+
 # Batches of 1 000 rows: record_batch() against one INSERT of the same rows
 # built from the same arrays.
 cat > "$TMP/batch.sql" <<'SQL'

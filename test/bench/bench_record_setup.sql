@@ -5,8 +5,11 @@ SET client_min_messages = warning;
 SELECT rollout.create_agent('bench');
 SELECT rollout.create_version('bench', 'Baseline.', 'gpt-4o-2024-08-06');
 SELECT rollout.create_version('bench', 'Candidate.', 'gpt-4o-2024-08-06');
-INSERT INTO rollout.rollouts (id, agent, baseline, candidate, started_at)
-VALUES (1, 'bench', 1, 2, now() - interval '1 day');
+SELECT rollout.set_label('bench', 'production', 1);
+-- Half the units to the candidate, so route() hands out a decision_token
+-- for each arm (bench_record.sh).
+INSERT INTO rollout.rollouts (id, agent, baseline, candidate, started_at, percent)
+VALUES (1, 'bench', 1, 2, now() - interval '1 day', 50);
 SELECT count(*) FROM rollout.maintain_outcomes();
 
 CREATE TABLE bench_plain (LIKE rollout.outcomes INCLUDING DEFAULTS) PARTITION BY RANGE (at);
