@@ -51,7 +51,7 @@ AS $$
 		   'Rollout state as a labelled gauge: 1 for the current state, 0 for the others'
 	FROM latest l
 	CROSS JOIN (VALUES ('shadow'), ('canary'), ('holding'), ('awaiting_approval'), ('paused'),
-					   ('promoted'), ('rolled_back')) st(state)
+					   ('awaiting_decision'), ('promoted'), ('rolled_back')) st(state)
 	UNION ALL
 	SELECT 'stage', 'gauge', l.agent, l.rollout_id, NULL, NULL, NULL, NULL, NULL, l.stage::float8,
 		   'Step of the plan (0 = shadow phase)'
