@@ -11,6 +11,9 @@ use Test::More;
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
 $primary->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_rollout'");
+# No worker ticks: the rollout below is written by hand, and a tick would
+# end it (it has no plan) while the test reads it.
+$primary->append_conf('postgresql.conf', "rollout.tick_interval = 0");
 $primary->start;
 $primary->safe_psql('postgres', q{
 	CREATE EXTENSION pg_rollout;

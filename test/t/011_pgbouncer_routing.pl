@@ -18,6 +18,8 @@ plan skip_all => 'pgbouncer is not installed' unless defined $pgbouncer;
 my $node = PostgreSQL::Test::Cluster->new('bouncer_target');
 $node->init;
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_rollout'");
+# No worker ticks: the rollout below is written by hand, without a plan.
+$node->append_conf('postgresql.conf', "rollout.tick_interval = 0");
 $node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION pg_rollout;

@@ -17,6 +17,8 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pg_rollout'
 restart_after_crash = on
+# No worker ticks: the rollout below is written by hand, without a plan.
+rollout.tick_interval = 0
 });
 $node->start;
 
