@@ -8,7 +8,7 @@
 #   make sim        set up, build, install, simulate every default preset (long:
 #                   see docs/statistics.md; SIM_RUNS_AA, SIM_RUNS_REG, SIM_OUT)
 #   make fuzz       build the libFuzzer harnesses and run each FUZZ_SECONDS (clang);
-#                   make test runs them FUZZ_TEST_SECONDS each (suite "fuzz")
+#                   make test runs FUZZ_TEST_RUNS inputs of each from a fixed seed (suite "fuzz")
 #
 # Test subsets for development: make test SUITES="regress isolation tap fuzz"
 #   REGRESS="registry stats_vectors" ISOLATION="registry_concurrency" PROVE_TESTS="test/t/001_preload.pl"
@@ -46,7 +46,7 @@ ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec))
 PROVE_TESTS ?= $(sort $(wildcard test/t/*.pl))
 SUITES ?= regress isolation tap sim fuzz
 # Seconds per target of the fuzz suite (make fuzz runs FUZZ_SECONDS).
-FUZZ_TEST_SECONDS ?= 20
+FUZZ_TEST_SECONDS ?= 120
 
 # Empty until postgresql-server-dev is installed (pg_config alone comes with the client).
 PGXS := $(wildcard $(shell $(PG_CONFIG) --pgxs 2>/dev/null))
@@ -92,8 +92,9 @@ sim: setup
 # make fuzz: libFuzzer harnesses (test/fuzz) that need no server, each run for
 # FUZZ_SECONDS by test/fuzz/run.sh from the committed seeds
 # (test/fuzz/seeds/<target>); new inputs go to $(FUZZ_WORK)/corpus_<target>.
-# The fuzz suite of make test builds and runs them FUZZ_TEST_SECONDS each in
-# a fresh directory. make fuzz-build only builds them.
+# The fuzz suite of make test builds and runs them in a fresh directory,
+# FUZZ_TEST_RUNS inputs each from a fixed seed (test/run_suites.sh), at most
+# FUZZ_TEST_SECONDS. make fuzz-build only builds them.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_WORK ?= /tmp/pg_rollout_fuzz

@@ -71,13 +71,16 @@ if has tap && [ -n "$PROVE_TESTS" ]; then
 fi
 
 # libFuzzer harnesses (test/fuzz): no server; built and run as the invoking
-# user in a fresh directory, FUZZ_TEST_SECONDS per target from the committed
-# seeds. A crash, sanitizer report or broken property fails the suite; the
-# directory with the reproducer is kept then.
+# user in a fresh directory from the committed seeds, FUZZ_TEST_RUNS inputs
+# per target from a fixed random seed (deterministic: a finding is the
+# change's, never luck), at most FUZZ_TEST_SECONDS each. A crash, sanitizer
+# report or broken property fails the suite; the directory with the
+# reproducer is kept then. make fuzz explores with random seeds.
 if has fuzz; then
-  echo "=== fuzz: ${FUZZ_TEST_SECONDS:-20} s per target"
+  echo "=== fuzz: ${FUZZ_TEST_RUNS:-300000} inputs per target (at most ${FUZZ_TEST_SECONDS:-20} s)"
   FUZZ_DIR=$(mktemp -d /tmp/pg_rollout_fuzz_test.XXXXXX)
-  if make -s --no-print-directory fuzz PG_CONFIG="$PG_CONFIG" FUZZ_WORK="$FUZZ_DIR" \
+  if FUZZ_RUNS="${FUZZ_TEST_RUNS:-300000}" FUZZ_SEED=1 \
+        make -s --no-print-directory fuzz PG_CONFIG="$PG_CONFIG" FUZZ_WORK="$FUZZ_DIR" \
         FUZZ_SECONDS="${FUZZ_TEST_SECONDS:-20}" ${FUZZ_CC:+FUZZ_CC="$FUZZ_CC"}; then
     rm -rf "$FUZZ_DIR"
   else

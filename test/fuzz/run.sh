@@ -7,6 +7,9 @@
 # crash-*/leak-*/timeout-* file libFuzzer leaves in WORK. Ends with
 # "fuzz: N passed, N failed" and exits non-zero when a target failed.
 # Usage: run.sh WORK SECONDS TARGET...
+# With FUZZ_RUNS set, each target stops after that many inputs (SECONDS
+# stays the cap) from the fixed seed FUZZ_SEED (default 1): the same build
+# explores the same inputs every time, so make test cannot fail at random.
 set -u
 
 work=$1
@@ -22,6 +25,7 @@ for t in "$@"; do
   echo "=== fuzz $t ($seconds s)"
   # -timeout: an input running 25 s is a hang, reported as a failure
   (cd "$work" && "./fuzz_$t" -max_total_time="$seconds" -timeout=25 -print_final_stats=1 \
+      ${FUZZ_RUNS:+-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}"} \
       "corpus_$t" "$root/test/fuzz/seeds/$t" > "fuzz_$t.log" 2>&1)
   rc=$?
   grep -E '^(Done |stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|fuzz_[a-z]+: |input: |detail: |got: |want: |Base64: )' \
