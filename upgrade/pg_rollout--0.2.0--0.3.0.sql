@@ -5,8 +5,8 @@
 -- fresh 0.3.0 install (test/t/040_upgrade.pl checks it from 0.1.0 and from
 -- 0.2.0 by comparing pg_dump --schema-only). Sections are named after the
 -- change they carry; a function changed by more than one section is created
--- once, in the last section, as the release has it (upgrade/objects.py
--- prints the current definitions).
+-- again in the last section, as the release has it (upgrade/objects.py
+-- prints the current definitions); the earlier definitions are replaced.
 --
 -- Built-in risk tiers: rows with builtin = true are the release's and are not
 -- dumped; a section that changes a shipped tier updates only rows WHERE
