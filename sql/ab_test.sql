@@ -109,6 +109,15 @@ SELECT action, new->>'state' AS state, reason FROM rollout.events
  WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts WHERE agent = 'ab-bot') ORDER BY id;
 SELECT stage, outcome, (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(metrics) k) AS arms
   FROM rollout.stages WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts WHERE agent = 'ab-bot');
+-- The comparison has a row per variant other than the control, against it.
+SET ROLE ab_reader;
+SELECT stage, arm, baseline_arm, baseline_n, candidate_n,
+       round(baseline_success_rate::numeric, 3) AS control_success,
+       round(candidate_success_rate::numeric, 3) AS variant_success
+  FROM rollout.comparison
+ WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts WHERE agent = 'ab-bot') AND scope = 'stage'
+ ORDER BY stage, arm;
+RESET ROLE;
 
 -- A variant whose errors rise ends the test at once (rollback_now); the
 -- control (production) serves everyone again.

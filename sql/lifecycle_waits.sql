@@ -12,8 +12,10 @@ SET client_min_messages = warning;
 DROP ROLE IF EXISTS lw_operator;
 DROP ROLE IF EXISTS lw_service;
 DROP ROLE IF EXISTS lw_reader;
+DROP ROLE IF EXISTS lw_approver;
 RESET client_min_messages;
 CREATE ROLE lw_operator LOGIN IN ROLE rollout_operator;
+CREATE ROLE lw_approver LOGIN IN ROLE rollout_operator;
 CREATE ROLE lw_service LOGIN IN ROLE rollout_service;
 CREATE ROLE lw_reader LOGIN IN ROLE rollout_reader;
 SET TimeZone = 'UTC';
@@ -354,6 +356,48 @@ SET ROLE lw_operator;
 SELECT rollout.rollback('lw-shadow', 'test over', at => '2026-03-08 15:45+00');
 RESET ROLE;
 
+-- Strategy shadow: the phase is the whole rollout and the candidate never
+-- serves a user. Paused, its guards still act on the shadow outputs. At the
+-- end of the phase it waits for the approval of a second person instead of
+-- promoting a version nobody was served; approved, the next tick promotes it.
+TRUNCATE tlog;
+CREATE TEMP TABLE shadow_only AS SELECT '{"strategy": "shadow",
+  "shadow": {"percent": 100, "duration": "1 hour", "min_samples": 20, "min_similarity": 0.9},
+  "gates": [{"name": "safety", "metric": "safety", "test": "hard_limit", "margin": 0, "min_samples": 1,
+             "window": "30 minutes", "action": "rollback_now"}]}'::jsonb AS plan;
+GRANT SELECT ON shadow_only TO lw_operator;
+SET ROLE lw_operator;
+SELECT rollout.start('lw-shadow', 2, (SELECT plan FROM shadow_only), at => '2026-03-09 09:00+00') > 0 AS started;
+SELECT rollout.pause('lw-shadow', 'release freeze', at => '2026-03-09 09:05+00');
+RESET ROLE;
+CALL pg_temp.feed('lw-shadow', '2026-03-09 09:05+00', 2, 10, 90, p_safety => 5, p_shadow => true);
+SELECT at, action, detail FROM tlog WHERE agent = 'lw-shadow' AND action <> 'wait' ORDER BY seq;
+SELECT e.action, e.old->>'state' AS from_state, r.state, r.stage FROM rollout.rollouts r
+  JOIN rollout.events e ON e.rollout_id = r.id AND e.action = 'rollback_now'
+ WHERE r.id = (SELECT max(id) FROM rollout.rollouts WHERE agent = 'lw-shadow');
+-- Approvals go by session user: lw_operator starts, lw_approver approves.
+TRUNCATE tlog;
+SET SESSION AUTHORIZATION lw_operator;
+SELECT rollout.start('lw-shadow', 2, (SELECT plan FROM shadow_only), at => '2026-03-09 11:00+00') > 0 AS started;
+RESET SESSION AUTHORIZATION;
+CALL pg_temp.pairs('lw-shadow', 2, '2026-03-09 11:00+00', 30, 0.97);
+CALL pg_temp.feed('lw-shadow', '2026-03-09 11:00+00', 15, 10, 90, p_shadow => true);
+SELECT at, action, detail FROM tlog WHERE agent = 'lw-shadow' AND action <> 'wait' ORDER BY seq;
+SET ROLE lw_reader;
+SELECT state, stage, percent, waiting_for FROM rollout.status WHERE agent = 'lw-shadow';
+RESET ROLE;
+SET SESSION AUTHORIZATION lw_operator;
+SELECT pg_temp.err($$SELECT rollout.approve('lw-shadow', 'mine', at => '2026-03-09 12:20+00')$$);
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION lw_approver;
+SELECT rollout.approve('lw-shadow', 'shadow outputs reviewed', at => '2026-03-09 12:20+00');
+RESET SESSION AUTHORIZATION;
+SELECT state, stage, approved_stage FROM rollout.rollouts WHERE agent = 'lw-shadow' ORDER BY id DESC LIMIT 1;
+CALL pg_temp.feed('lw-shadow', '2026-03-09 12:20+00', 1, 0, 0);
+SELECT at, action, detail FROM tlog WHERE agent = 'lw-shadow' AND action <> 'wait' ORDER BY seq;
+SELECT state, stage, percent FROM rollout.rollouts WHERE agent = 'lw-shadow' ORDER BY id DESC LIMIT 1;
+SELECT version FROM rollout.get_version('lw-shadow');
+
 ------------------------------------------------------------------------------
 -- A blackout: the bake is over and every gate passes, but no advancing
 -- before the window ends; status says until when.
@@ -406,5 +450,5 @@ SET LOCAL ROLE lw_operator;
 SELECT pg_temp.err($$SELECT * FROM rollout.tick('2026-03-10 09:00+00')$$);
 ROLLBACK;
 
-DROP OWNED BY lw_operator, lw_service, lw_reader;
-DROP ROLE lw_operator, lw_service, lw_reader;
+DROP OWNED BY lw_operator, lw_service, lw_reader, lw_approver;
+DROP ROLE lw_operator, lw_service, lw_reader, lw_approver;

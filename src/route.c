@@ -270,7 +270,7 @@ RoutePrepareRollout(RouteRollout *r)
  * drawn for this request. k->note tells the reason which key stood in.
  */
 static void
-ChooseKey(RouteRollout *r, RouteArg unit, const char *session, const char *tenant,
+ChooseKey(RouteStickiness stickiness, RouteArg unit, const char *session, const char *tenant,
 		  RouteKey *k)
 {
 	static const char *const names[] = {"unit", "session", "tenant"};
@@ -280,10 +280,10 @@ ChooseKey(RouteRollout *r, RouteArg unit, const char *session, const char *tenan
 	int			nmissing = 0;
 	const char *used = NULL;
 
-	order[norder++] = r->stickiness;
-	if (r->stickiness != ROUTE_STICKY_UNIT)
+	order[norder++] = stickiness;
+	if (stickiness != ROUTE_STICKY_UNIT)
 		order[norder++] = ROUTE_STICKY_UNIT;
-	if (r->stickiness != ROUTE_STICKY_SESSION)
+	if (stickiness != ROUTE_STICKY_SESSION)
 		order[norder++] = ROUTE_STICKY_SESSION;
 
 	k->note = NULL;
@@ -363,30 +363,60 @@ JudgeSample(RouteRollout *r, RouteArg unit, const char *session, const char *req
 	return (int) (h % ROUTE_BUCKETS) < threshold;
 }
 
-/* Builds the flags object: each flag of the rollout drawn by its own split. */
+/* Adds one flag, drawn by its own split of the key, to a flags object. */
+static void
+PushFlag(JsonbParseState **state, const RouteFlag *f, const RouteKey *key)
+{
+	JsonbValue	k;
+	JsonbValue	v;
+
+	k.type = jbvString;
+	k.val.string.val = f->name;
+	k.val.string.len = strlen(f->name);
+	v.type = jbvBool;
+	v.val.boolean = (int) (RouteHash(key->data, key->len, f->seed) % ROUTE_BUCKETS) <
+		f->percent_bp;
+	pushJsonbValue(state, WJB_KEY, &k);
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/* Whether the rollout's plan has a flag of this name. */
+static bool
+RolloutHasFlag(const RouteRollout *r, const char *name)
+{
+	for (int i = 0; r != NULL && i < r->nflags; i++)
+		if (strcmp(r->flags[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Builds the flags object: the agent's standalone flags, drawn by unit, else
+ * session (whatever the rollout's stickiness, so a caller keeps its flags
+ * when a rollout starts or ends), and the flags of the rollout r (NULL
+ * outside one), drawn by the rollout's key; a rollout's flag overrides a
+ * standalone flag of the same name.
+ */
 static Datum
-FlagsJsonb(RouteRollout *r, RouteKey *key)
+FlagsJsonb(const RouteAgent *a, const RouteRollout *r, const RouteKey *rollout_key,
+		   RouteArg unit, const char *session)
 {
 	JsonbParseState *state = NULL;
 	JsonbValue *res;
+	RouteKey	agent_key;
 
-	if (r == NULL || r->nflags == 0)
+	if (a->nflags == 0 && (r == NULL || r->nflags == 0))
 		return RouteCacheConstants()->empty_flags;
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	for (int i = 0; i < r->nflags; i++)
+	if (a->nflags > 0)
 	{
-		JsonbValue	k;
-		JsonbValue	v;
-
-		k.type = jbvString;
-		k.val.string.val = r->flags[i].name;
-		k.val.string.len = strlen(r->flags[i].name);
-		v.type = jbvBool;
-		v.val.boolean = (int) (RouteHash(key->data, key->len, r->flags[i].seed) % ROUTE_BUCKETS) <
-			r->flags[i].percent_bp;
-		pushJsonbValue(&state, WJB_KEY, &k);
-		pushJsonbValue(&state, WJB_VALUE, &v);
+		ChooseKey(ROUTE_STICKY_UNIT, unit, session, NULL, &agent_key);
+		for (int i = 0; i < a->nflags; i++)
+			if (!RolloutHasFlag(r, a->flags[i].name))
+				PushFlag(&state, &a->flags[i], &agent_key);
 	}
+	for (int i = 0; r != NULL && i < r->nflags; i++)
+		PushFlag(&state, &r->flags[i], rollout_key);
 	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	return JsonbPGetDatum(JsonbValueToJsonb(res));
 }
@@ -539,6 +569,7 @@ RouteWithoutRollout(RouteAgent *a, const char *agent, RouteArg unit, const char 
 
 	memset(&d, 0, sizeof(d));
 	d.pin_note = pin_note;
+	d.flags = FlagsJsonb(a, NULL, NULL, unit, session);
 	if (p != NULL && arm != NULL)
 	{
 		d.version = ArmVersion(p, arm);
@@ -662,7 +693,7 @@ rollout_route(PG_FUNCTION_ARGS)
 
 	/* Inside a rollout. */
 	memset(&d, 0, sizeof(d));
-	ChooseKey(r, unit, session, tenant, &key);
+	ChooseKey(r->stickiness, unit, session, tenant, &key);
 	bucket = RouteBucket(key.data, key.len, r->salt);
 	rule = MatchRule(r, tenant, attrs, &what);
 
@@ -726,7 +757,7 @@ rollout_route(PG_FUNCTION_ARGS)
 		}
 	}
 
-	d.flags = FlagsJsonb(r, &key);
+	d.flags = FlagsJsonb(a, r, &key, unit, session);
 	d.token = DecisionToken(a, r, d.arm, d.version);
 	RouteExposureCount(r->id, d.arm);
 	return DecisionTuple(&d);

@@ -79,7 +79,7 @@ typedef struct RouteVariant
 	Datum		token;			/* decision token of this arm, 0 until made */
 } RouteVariant;
 
-/* One capability flag with its own share of the candidate arm. */
+/* One capability flag, on for its own share of the callers. */
 typedef struct RouteFlag
 {
 	char	   *name;
@@ -133,6 +133,8 @@ typedef struct RouteAgent
 	RouteRollout *active;		/* NULL outside a rollout */
 	int			nfinal;
 	RouteRollout **final;		/* ended rollouts whose drain may still run */
+	int			nflags;
+	RouteFlag  *flags;			/* standalone flags (agents.flags), name order */
 	bool		restricted;		/* service_roles set: only their members route */
 	int			nservice_roles;
 	Oid		   *service_roles;	/* existing roles of agents.service_roles */

@@ -195,6 +195,8 @@ AgentEntry(const char *name, bool create)
 		a->active = NULL;
 		a->nfinal = 0;
 		a->final = NULL;
+		a->nflags = 0;
+		a->flags = NULL;
 		a->restricted = false;
 		a->nservice_roles = 0;
 		a->service_roles = NULL;
@@ -271,9 +273,41 @@ LoadVersions(void)
 }
 
 /*
- * Loads every agent, its production version and the roles allowed to route
- * for it (service_roles, read through to_jsonb so that a 0.1.0 schema,
- * which has no such column, loads too).
+ * Fills an agent's standalone flags from the loader's arrays of names and
+ * shares (in buckets). Each flag's split is seeded by its name under a salt
+ * of the agent name, so it is the same in every rollout and outside them.
+ */
+static void
+LoadAgentFlags(RouteAgent *a, ArrayType *names, ArrayType *shares)
+{
+	Datum	   *name_elems;
+	Datum	   *share_elems;
+	int			n;
+	int			nshares;
+	uint64		salt = RouteHash(a->name, strlen(a->name), 0);
+
+	deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &name_elems, NULL, &n);
+	deconstruct_array(shares, INT4OID, sizeof(int32), true, TYPALIGN_INT, &share_elems, NULL,
+					  &nshares);
+	if (n == 0 || n != nshares)
+		return;
+	a->flags = MemoryContextAllocZero(cache_context, sizeof(RouteFlag) * n);
+	for (int i = 0; i < n; i++)
+	{
+		RouteFlag  *f = &a->flags[i];
+
+		f->name = MemoryContextStrdup(cache_context, TextDatumGetCString(name_elems[i]));
+		f->percent_bp = DatumGetInt32(share_elems[i]);
+		f->seed = RouteFlagSeed(f->name, salt);
+	}
+	a->nflags = n;
+}
+
+/*
+ * Loads every agent, its production version, the roles allowed to route for
+ * it and its standalone flags (service_roles and flags are read through
+ * to_jsonb so that an older schema, which lacks them, loads too; the flags
+ * as names and shares in buckets, each clamped to 0..10000).
  */
 static void
 LoadAgents(void)
@@ -281,7 +315,14 @@ LoadAgents(void)
 	LoaderQuery("SELECT a.name, l.version,"
 				" CASE WHEN jsonb_typeof(to_jsonb(a) -> 'service_roles') = 'array' THEN"
 				"  ARRAY(SELECT r.oid FROM jsonb_array_elements_text(to_jsonb(a) -> 'service_roles') s"
-				"        JOIN pg_roles r ON r.rolname = s) END"
+				"        JOIN pg_roles r ON r.rolname = s) END,"
+				" ARRAY(SELECT f.key FROM jsonb_each(CASE WHEN jsonb_typeof(to_jsonb(a) -> 'flags') = 'object'"
+				"        THEN to_jsonb(a) -> 'flags' END) f"
+				"       WHERE jsonb_typeof(f.value) = 'number' ORDER BY f.key),"
+				" ARRAY(SELECT least(greatest(round(f.value::numeric * 100), 0), 10000)::integer"
+				"       FROM jsonb_each(CASE WHEN jsonb_typeof(to_jsonb(a) -> 'flags') = 'object'"
+				"        THEN to_jsonb(a) -> 'flags' END) f"
+				"       WHERE jsonb_typeof(f.value) = 'number' ORDER BY f.key)"
 				" FROM rollout.agents a"
 				" LEFT JOIN rollout.labels l ON l.agent = a.name AND l.label = 'production'");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -312,6 +353,8 @@ LoadAgents(void)
 			for (int j = 0; j < n; j++)
 				a->service_roles[j] = DatumGetObjectId(elems[j]);
 		}
+		LoadAgentFlags(a, DatumGetArrayTypeP(SPI_getbinval(tup, desc, 4, &isnull)),
+					   DatumGetArrayTypeP(SPI_getbinval(tup, desc, 5, &isnull)));
 	}
 }
 

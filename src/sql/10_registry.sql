@@ -1,5 +1,21 @@
 -- 10: the version registry: agents, immutable versions, movable labels.
 
+-- Whether an agent's standalone capability flags are well formed: an object
+-- of at most 100 flag names (lowercase identifiers, as in plans) to percents
+-- in [0, 100] in steps of 0.01 (rollout.set_flag, docs/routing.md).
+CREATE FUNCTION rollout._flags_valid(flags jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT jsonb_typeof(flags) = 'object'
+	   AND (SELECT count(*) FROM jsonb_object_keys(flags)) <= 100
+	   AND NOT EXISTS (SELECT 1 FROM jsonb_each(flags) f
+					   WHERE f.key !~ '^[a-z_][a-z0-9_-]{0,62}$'
+						  OR jsonb_typeof(f.value) <> 'number'
+						  OR f.value::numeric < 0 OR f.value::numeric > 100
+						  OR f.value::numeric % 0.01 <> 0)
+$$;
+
 CREATE TABLE rollout.agents (
 	id			bigserial PRIMARY KEY,
 	name		text NOT NULL UNIQUE,
@@ -8,7 +24,10 @@ CREATE TABLE rollout.agents (
 	created_by	text NOT NULL DEFAULT session_user,
 	-- Roles allowed to route and record for this agent; NULL: any member
 	-- of rollout_service (docs/security.md).
-	service_roles	text[]
+	service_roles	text[],
+	-- Standalone capability flags, with or without a rollout: flag name ->
+	-- percent of callers it is on for (rollout.set_flag).
+	flags		jsonb NOT NULL DEFAULT '{}' CHECK (rollout._flags_valid(flags))
 );
 
 CREATE TABLE rollout.versions (

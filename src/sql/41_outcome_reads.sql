@@ -86,8 +86,10 @@ BEGIN
 END
 $$;
 
--- Candidate against baseline (the stable arm) of one rollout, per window
--- and per stage, from the window aggregates.
+-- Candidate against baseline of one rollout, per window and per stage, from
+-- the window aggregates. A canary (shadow, blue-green) has one compared arm,
+-- candidate against stable; an A/B test has one row per variant other than
+-- the control, each against the control (arm, baseline_arm).
 CREATE FUNCTION rollout.compare(rollout_id bigint)
 RETURNS TABLE(rollout_id bigint, stage integer, scope text, window_start timestamptz,
 			  window_end timestamptz,
@@ -101,15 +103,28 @@ RETURNS TABLE(rollout_id bigint, stage integer, scope text, window_start timesta
 			  baseline_p50_ms float8, candidate_p50_ms float8,
 			  baseline_p95_ms float8, candidate_p95_ms float8,
 			  baseline_p99_ms float8, candidate_p99_ms float8,
-			  shadow_pairs bigint, shadow_similarity float8, shadow_agreement float8)
+			  shadow_pairs bigint, shadow_similarity float8, shadow_agreement float8,
+			  arm text, baseline_arm text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH a AS (
+	WITH base AS (
+		SELECT CASE WHEN x.strategy = 'ab_test'
+					THEN coalesce(x.plan->'experiment'->>'control', x.variants->0->>'name')
+					ELSE 'stable' END AS arm,
+			   x.strategy, x.variants
+		FROM rollout.rollouts x WHERE x.id = compare.rollout_id),
+	cmp AS (
+		SELECT v->>'name' AS arm
+		FROM base, jsonb_array_elements(CASE WHEN jsonb_typeof(base.variants) = 'array'
+											 THEN base.variants ELSE '[]' END) AS t(v)
+		WHERE base.strategy = 'ab_test' AND v->>'name' IS DISTINCT FROM base.arm
+		UNION ALL
+		SELECT 'candidate' FROM base WHERE base.strategy <> 'ab_test'),
+	a AS (
 		SELECT w.stage, CASE WHEN grouping(w.window_start) = 0 THEN 'window' ELSE 'stage' END AS scope,
 			   min(w.window_start) AS ws, max(w.window_start) + interval '5 minutes' AS we,
-			   coalesce(w.window_start, '-infinity') AS k,
-			   w.arm = 'candidate' AS cand,
+			   coalesce(w.window_start, '-infinity') AS k, w.arm,
 			   sum(w.n)::bigint AS n, sum(w.n) FILTER (WHERE w.shadow)::bigint AS shadow_n,
 			   sum(w.n_success)::float8 / nullif(sum(w.n_success_known), 0) AS success_rate,
 			   sum(w.sum_quality) / nullif(sum(w.n_quality), 0) AS mean_quality,
@@ -119,7 +134,8 @@ AS $$
 			   rollout.ddsketch_merge(w.cost_sketch) AS cs,
 			   rollout.ddsketch_merge(w.latency_sketch) AS ls
 		FROM rollout.outcome_windows w
-		WHERE w.rollout_id = compare.rollout_id AND w.arm IN ('stable', 'candidate')
+		WHERE w.rollout_id = compare.rollout_id
+		  AND (w.arm IN (SELECT base.arm FROM base) OR w.arm IN (SELECT cmp.arm FROM cmp))
 		GROUP BY w.stage, w.arm, GROUPING SETS ((w.window_start), ())),
 	s AS (
 		SELECT sw.stage, coalesce(sw.window_start, '-infinity') AS k,
@@ -145,15 +161,17 @@ AS $$
 		   rollout.ddsketch_quantile(b.ls, 0.5), rollout.ddsketch_quantile(c.ls, 0.5),
 		   rollout.ddsketch_quantile(b.ls, 0.95), rollout.ddsketch_quantile(c.ls, 0.95),
 		   rollout.ddsketch_quantile(b.ls, 0.99), rollout.ddsketch_quantile(c.ls, 0.99),
-		   coalesce(s.n, 0), s.similarity, s.agreement
-	FROM k
-	LEFT JOIN a b ON b.stage = k.stage AND b.k = k.k AND NOT b.cand
-	LEFT JOIN a c ON c.stage = k.stage AND c.k = k.k AND c.cand
+		   coalesce(s.n, 0), s.similarity, s.agreement,
+		   cmp.arm, base.arm
+	FROM k CROSS JOIN cmp CROSS JOIN base
+	LEFT JOIN a b ON b.stage = k.stage AND b.k = k.k AND b.arm = base.arm
+	LEFT JOIN a c ON c.stage = k.stage AND c.k = k.k AND c.arm = cmp.arm
 	LEFT JOIN s ON s.stage = k.stage AND s.k = k.k
-	ORDER BY k.stage, k.scope DESC, k.ws
+	ORDER BY k.stage, k.scope DESC, k.ws, cmp.arm
 $$;
 
--- The side-by-side view: every rollout, per window and per stage.
+-- The side-by-side view: every rollout, per window and per stage (and per
+-- variant of an A/B test).
 CREATE VIEW rollout.comparison AS
 	SELECT r.agent, c.*
 	FROM rollout.rollouts r CROSS JOIN LATERAL rollout.compare(r.id) c;

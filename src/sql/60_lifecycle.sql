@@ -374,8 +374,10 @@ BEGIN
 				  DETAIL = 'An approval needs a second person.',
 				  HINT = 'Ask another operator, or a member of rollout_admin, to approve.';
 	END IF;
-	UPDATE rollout.rollouts SET state = 'canary', approved_stage = r.stage, hold_reason = NULL,
-		last_eval_at = NULL
+	-- Stage 0 waits for approval only at the end of a shadow-only rollout
+	-- (strategy shadow): approved, the next tick promotes it.
+	UPDATE rollout.rollouts SET state = CASE WHEN r.stage = 0 THEN 'shadow' ELSE 'canary' END,
+		approved_stage = r.stage, hold_reason = NULL, last_eval_at = NULL
 		WHERE id = r.id;
 	PERFORM rollout._record_change(r, 'approve', reason, at);
 END
@@ -612,7 +614,7 @@ BEGIN
 		WHERE x.agent = deploy_now.agent AND rollout.is_active_state(x.state) FOR UPDATE;
 	IF FOUND THEN
 		UPDATE rollout.rollouts SET state = 'rolled_back', percent = 0, shadow_percent = 0,
-			ended_at = at, drain_skipped = true, drain_until = at
+			ended_at = at, drain_skipped = true, drain_until = at, hold_reason = NULL
 			WHERE id = r.id;
 		PERFORM rollout._record_change(r, 'superseded', 'deploy_now: ' || reason, at);
 	END IF;

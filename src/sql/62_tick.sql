@@ -112,26 +112,12 @@ DECLARE
 	v_until timestamptz := rollout._shadow_until(r);
 	v_low text;
 	v_none text;
-	g jsonb;
-	v rollout.gate_verdict;
 BEGIN
-	-- Guards never sleep: the gates that roll back compare the candidate's
-	-- shadow outcomes (record(..., shadow => true)) with production's in the
-	-- phase, and a failing one ends the rollout before anyone is served.
-	FOR g IN SELECT x FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) x
-			 WHERE x->>'action' IN ('rollback', 'rollback_now') LOOP
-		v := rollout._arm_verdict(r, g, 'candidate', rollout.window_start(r.stage_started_at),
-								  p_at + interval '1 microsecond', 'stable',
-								  rollout.window_start(r.stage_started_at), p_at + interval '1 microsecond', 1, true);
-		CONTINUE WHEN v.n_candidate = 0;
-		PERFORM rollout._store_verdict(r, g, v, p_at, v.verdict = 'fail');
-		IF v.verdict = 'fail' THEN
-			detail := pg_catalog.format('gate %s failed on shadow outputs: %s', g->>'name', v.detail);
-			PERFORM rollout._finish_rollback(r, g->>'action' = 'rollback_now', g->>'action', detail, p_at);
-			action := g->>'action';
-			RETURN;
-		END IF;
-	END LOOP;
+	-- Guards never sleep (rollout._shadow_guards).
+	SELECT x.action, x.detail INTO action, detail FROM rollout._shadow_guards(r, p_at) x;
+	IF action IS NOT NULL THEN
+		RETURN;
+	END IF;
 	SELECT coalesce(sum(w.n_similarity), 0), sum(w.sum_similarity) / nullif(sum(w.n_similarity), 0)
 		INTO v_n, v_sim
 		FROM rollout.shadow_windows w WHERE w.rollout_id = r.id AND w.stage = 0;
@@ -188,10 +174,50 @@ BEGIN
 		detail := v_low;
 		RETURN;
 	END IF;
-	detail := rollout._advance(r, false, 'advance',
-		pg_catalog.format('shadow phase passed: %s pairs, mean similarity %s', v_n,
-						  coalesce(round(v_sim::numeric, 3)::text, 'n/a')), p_at);
+	detail := pg_catalog.format('shadow phase passed: %s pairs, mean similarity %s', v_n,
+								coalesce(round(v_sim::numeric, 3)::text, 'n/a'));
+	IF r.strategy = 'shadow' AND r.approved_stage IS DISTINCT FROM 0 THEN
+		-- Strategy shadow: the candidate has served no user, so a person
+		-- decides (a second one, as for any approval).
+		detail := detail || '; strategy shadow: the candidate has served no user';
+		action := CASE WHEN rollout._hold(r, 'awaiting_approval', 'hold_for_approval', detail, p_at)
+					   THEN 'hold_for_approval' ELSE 'wait' END;
+		RETURN;
+	END IF;
+	detail := rollout._advance(r, false, 'advance', detail, p_at);
 	action := CASE WHEN detail = 'promoted' THEN 'promote' ELSE 'advance' END;
+END
+$$;
+
+-- The shadow phase's guards, in every state of the phase: the gates that
+-- roll back compare the candidate's shadow outcomes (record(..., shadow =>
+-- true)) with production's in the phase, and a failing one ends the rollout
+-- before anyone is served. action is NULL when none failed.
+CREATE FUNCTION rollout._shadow_guards(r rollout.rollouts, p_at timestamptz,
+									   OUT action text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	g jsonb;
+	v rollout.gate_verdict;
+BEGIN
+	FOR g IN SELECT x FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) x
+			 WHERE x->>'action' IN ('rollback', 'rollback_now') LOOP
+		v := rollout._arm_verdict(r, g, 'candidate', rollout.window_start(r.stage_started_at),
+								  p_at + interval '1 microsecond', 'stable',
+								  rollout.window_start(r.stage_started_at), p_at + interval '1 microsecond', 1, true);
+		CONTINUE WHEN v.n_candidate = 0;
+		PERFORM rollout._store_verdict(r, g, v, p_at, v.verdict = 'fail');
+		IF v.verdict = 'fail' THEN
+			detail := pg_catalog.format('gate %s failed on shadow outputs%s: %s', g->>'name',
+				CASE WHEN r.state IN ('paused', 'awaiting_approval') THEN ' while ' || r.state ELSE '' END,
+				v.detail);
+			PERFORM rollout._finish_rollback(r, g->>'action' = 'rollback_now', g->>'action', detail, p_at);
+			action := g->>'action';
+			RETURN;
+		END IF;
+	END LOOP;
 END
 $$;
 
@@ -276,10 +302,20 @@ DECLARE
 	g jsonb;
 	v rollout.gate_verdict;
 	v_now boolean;
+	v_action text;
+	v_detail text;
 BEGIN
 	action := 'wait';
 	detail := pg_catalog.format('%s: only the gates that roll back are evaluated', r.state);
-	IF r.stage < 1 OR r.percent <= 0 THEN
+	IF r.stage = 0 THEN
+		-- The shadow phase: its guards, on the candidate's shadow outputs.
+		UPDATE rollout.rollouts SET last_eval_at = p_at WHERE id = r.id;
+		SELECT x.action, x.detail INTO v_action, v_detail FROM rollout._shadow_guards(r, p_at) x;
+		action := coalesce(v_action, action);
+		detail := coalesce(v_detail, detail);
+		RETURN;
+	END IF;
+	IF r.percent <= 0 THEN
 		RETURN;
 	END IF;
 	UPDATE rollout.rollouts SET last_eval_at = p_at WHERE id = r.id;

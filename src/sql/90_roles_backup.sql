@@ -268,7 +268,9 @@ GRANT EXECUTE ON FUNCTION
 	rollout.retry,
 	rollout.tick,
 	rollout.refresh_aggregates,
-	rollout.drain_outcome_staging
+	rollout.drain_outcome_staging,
+	rollout.set_flag,
+	rollout.remove_flag
 	TO rollout_operator;
 
 -- The pieces of a tick (_tick_begin, _due_rollouts, _tick_rollout,

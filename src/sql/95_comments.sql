@@ -9,6 +9,7 @@ COMMENT ON TABLE rollout.agents IS 'Agents whose versions pg_rollout manages; on
 COMMENT ON COLUMN rollout.agents.id IS 'Surrogate key.';
 COMMENT ON COLUMN rollout.agents.name IS 'Agent name: the first argument of route(), record() and every lifecycle function.';
 COMMENT ON COLUMN rollout.agents.service_roles IS 'Roles allowed to route and record for the agent (NULL: every member of rollout_service).';
+COMMENT ON COLUMN rollout.agents.flags IS 'Standalone capability flags: flag name -> percent of callers it is on for, with or without a rollout (rollout.set_flag).';
 COMMENT ON COLUMN rollout.agents.description IS 'Free text from create_agent().';
 COMMENT ON COLUMN rollout.agents.created_at IS 'When the agent was created.';
 COMMENT ON COLUMN rollout.agents.created_by IS 'Login (session_user) that created it.';
@@ -336,7 +337,7 @@ COMMENT ON COLUMN rollout.status.last_error IS 'Last error tick() met evaluating
 COMMENT ON COLUMN rollout.status.last_error_at IS 'When that error happened.';
 COMMENT ON COLUMN rollout.status.waiting_for IS 'Why it is not advancing, in one line (as of its last evaluation; NULL once finished).';
 
-COMMENT ON VIEW rollout.comparison IS 'Candidate against baseline for every rollout, per window and per stage, from the window aggregates (rollout.compare()).';
+COMMENT ON VIEW rollout.comparison IS 'Candidate against baseline for every rollout, per window and per stage, from the window aggregates (rollout.compare()); an A/B test has a row per variant against the control.';
 COMMENT ON COLUMN rollout.comparison.agent IS 'Agent.';
 COMMENT ON COLUMN rollout.comparison.rollout_id IS 'Rollout.';
 COMMENT ON COLUMN rollout.comparison.stage IS 'Stage.';
@@ -367,10 +368,17 @@ COMMENT ON COLUMN rollout.comparison.candidate_p99_ms IS 'Candidate p99 latency.
 COMMENT ON COLUMN rollout.comparison.shadow_pairs IS 'Shadow pairs.';
 COMMENT ON COLUMN rollout.comparison.shadow_similarity IS 'Mean similarity of shadow pairs.';
 COMMENT ON COLUMN rollout.comparison.shadow_agreement IS 'Share of shadow pairs whose decisions agreed.';
+COMMENT ON COLUMN rollout.comparison.arm IS 'The compared arm (the candidate_ columns): candidate, or an A/B variant other than the control.';
+COMMENT ON COLUMN rollout.comparison.baseline_arm IS 'The arm it is compared with (the baseline_ columns): stable, or the control variant of an A/B test.';
 
 COMMENT ON FUNCTION rollout.create_agent(text,text,text[]) IS 'Creates an agent and returns its id; service_roles names the roles allowed to route and record for it. Needs rollout_admin.';
 COMMENT ON FUNCTION rollout.create_version(text,text,text,text,jsonb,jsonb,jsonb,text,text,boolean) IS 'Creates an immutable version of an agent and returns its number; identical content returns the existing number. Floating model ids are refused unless allow_floating_model.';
 COMMENT ON FUNCTION rollout.set_label(text,text,integer,text) IS 'Moves a label (e.g. production) to a version, with history and an event.';
+COMMENT ON FUNCTION rollout.set_flag(text,text,numeric,text) IS 'Sets a standalone capability flag of an agent: on for percent % of its callers, with or without a rollout; the change is an event.';
+COMMENT ON FUNCTION rollout.remove_flag(text,text,text) IS 'Removes a standalone capability flag of an agent; the change is an event.';
+COMMENT ON FUNCTION rollout._check_flag(text) IS 'Raises invalid_parameter_value unless the argument is a flag name as plans have them.';
+COMMENT ON FUNCTION rollout._flags_valid(jsonb) IS 'Whether an agent''s standalone flags are well formed (the CHECK of rollout.agents.flags).';
+COMMENT ON FUNCTION rollout._shadow_guards(rollout.rollouts,timestamp with time zone) IS 'The shadow phase''s gates that roll back, on the candidate''s shadow outputs, in every state of the phase.';
 COMMENT ON FUNCTION rollout.set_service_roles(text,text[],text) IS 'Names the roles allowed to route and record for an agent (NULL: every member of rollout_service); the change is an event.';
 COMMENT ON FUNCTION rollout.finish_restore() IS 'Run once after restoring a dump: re-bases outcome transaction ids and the fold watermark so refresh_aggregates() neither double-counts nor skips rows; writes an event.';
 COMMENT ON FUNCTION rollout.get_version(text,text) IS 'A version of an agent by label (default production) or number.';
@@ -415,7 +423,7 @@ COMMENT ON FUNCTION rollout.refresh_aggregates(timestamp with time zone) IS 'Fol
 COMMENT ON FUNCTION rollout.maintain_outcomes(timestamp with time zone) IS 'Creates upcoming day partitions and drops those past the retention; run it daily.';
 COMMENT ON FUNCTION rollout.arm_summary(bigint,timestamp with time zone,timestamp with time zone,text,integer) IS 'Per-arm summary of a rollout over the windows starting in [from_at, to_at), merged from the window aggregates.';
 COMMENT ON FUNCTION rollout.arm_values(bigint,text,text,timestamp with time zone,timestamp with time zone,boolean) IS 'Raw values of one metric of one arm over a time range, for rank tests.';
-COMMENT ON FUNCTION rollout.compare(bigint) IS 'Candidate against baseline of one rollout, per window and per stage.';
+COMMENT ON FUNCTION rollout.compare(bigint) IS 'Candidate against baseline of one rollout, per window and per stage; an A/B test has a row per variant against the control.';
 COMMENT ON FUNCTION rollout.validate_plan(jsonb,text) IS 'Validates and normalizes a plan (NULL: the preset of the risk tier); errors name the JSON path.';
 COMMENT ON FUNCTION rollout.in_blackout(jsonb,timestamp with time zone) IS 'Whether a time falls inside a blackout window of a plan.';
 COMMENT ON FUNCTION rollout.start(text,integer,jsonb,text,text,timestamp with time zone) IS 'Starts a rollout of a candidate version against production; returns its id. One active rollout per agent.';
