@@ -22,6 +22,7 @@ $old->safe_psql('postgres', q{
 	SELECT rollout.create_version('live-bot', 'One.', 'gpt-4o-2024-08-06');
 	SELECT rollout.create_version('live-bot', 'Two.', 'gpt-4o-2024-08-06', params => '{"temperature": 0.2}');
 	SELECT rollout.set_label('live-bot', 'production', 1);
+	SELECT rollout.set_flag('live-bot', 'db_write', 12.5, 'kept by the dump');
 	SELECT rollout.create_agent('done-bot', 'finished rollout');
 	SELECT rollout.create_version('done-bot', 'A.', 'gpt-4o-2024-08-06');
 	SELECT rollout.create_version('done-bot', 'B.', 'gpt-4o-2024-08-06');
@@ -90,7 +91,7 @@ my $state_sql = q{
 	SELECT string_agg(c.oid::regclass::text || ' ' || public.table_hash(c.oid), E'\n' ORDER BY c.oid::regclass::text)
 	FROM pg_class c
 	WHERE c.relnamespace = 'rollout'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition};
-my $routes_sql = q{SELECT md5(string_agg(d.version || ' ' || d.arm || ' ' || coalesce(d.rollout_id::text, '-'), ',' ORDER BY i))
+my $routes_sql = q{SELECT md5(string_agg(d.version || ' ' || d.arm || ' ' || coalesce(d.rollout_id::text, '-') || ' ' || d.flags::text, ',' ORDER BY i))
 	FROM generate_series(1, 10000) i, rollout.route('live-bot', 'unit-' || i) d};
 my $state_before = $old->safe_psql('postgres', $state_sql);
 my $routes_before = $old->safe_psql('postgres', $routes_sql);
@@ -123,7 +124,7 @@ $new->safe_psql('postgres', 'GRANT rollout_service TO svc_support');
 is($new->safe_psql('restored', $state_sql), $state_before,
 	'every table has the same rows (count and content hash per table)');
 is($new->safe_psql('restored', $routes_sql), $routes_before,
-	'route() gives the same decisions for 10 000 units');
+	'route() gives the same decisions for 10 000 units (standalone flags included)');
 is( $new->safe_psql('restored',
 		q{SELECT string_agg(risk || ' ' || builtin || ' ' || coalesce(description, ''), ', ' ORDER BY risk)
 		  FROM rollout.plan_presets WHERE NOT builtin OR risk = 'low'}),
