@@ -269,6 +269,8 @@ COMMENT ON FUNCTION rollout._flags_valid(jsonb) IS 'Whether an agent''s standalo
 
 
 -- lifecycle (issue 13, 0.4.0): the shadow phase's guards act while paused or
+-- awaiting approval too; a paused or approval-waiting rollback gate counts
+-- its consecutive windows as in canary (it acted at the first failure);
 -- awaiting approval too (rollout._shadow_guards); a shadow-only rollout
 -- (strategy shadow) waits for approval at the end of its phase instead of
 -- promoting a candidate that served no user, and approve() sends it back to
@@ -405,6 +407,11 @@ DECLARE
 	v_now boolean;
 	v_action text;
 	v_detail text;
+	v_name text;
+	v_acts boolean;
+	v_count integer;
+	v_last timestamptz;
+	v_streak jsonb := r.fail_streak;
 BEGIN
 	action := 'wait';
 	detail := pg_catalog.format('%s: only the gates that roll back are evaluated', r.state);
@@ -419,23 +426,43 @@ BEGIN
 	IF r.percent <= 0 THEN
 		RETURN;
 	END IF;
-	UPDATE rollout.rollouts SET last_eval_at = p_at WHERE id = r.id;
 	FOR g IN SELECT x FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) x
 			 WHERE x->>'action' IN ('rollback', 'rollback_now') LOOP
+		v_name := g->>'name';
 		IF g->>'test' IN ('event_share', 'sequential') THEN
 			v := rollout._evaluate_gate_av(r, g, p_at);
 		ELSE
 			v := rollout._evaluate_gate(r, g, p_at);
 		END IF;
-		PERFORM rollout._store_verdict(r, g, v, p_at, v.verdict = 'fail');
-		IF v.verdict = 'fail' THEN
+		v_acts := v.verdict = 'fail';
+		IF v.verdict = 'fail' AND g->>'action' = 'rollback' THEN
+			-- A failing window counts once, as in _tick_canary.
+			v_count := coalesce((v_streak->v_name->>'count')::integer, 0);
+			v_last := (v_streak->v_name->>'last')::timestamptz;
+			IF v_last IS NULL OR p_at - v_last >= make_interval(secs => coalesce((g->>'window_seconds')::float8, 0)) THEN
+				v_count := v_count + 1;
+				v_last := p_at;
+			END IF;
+			v_streak := v_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
+			v_acts := v_count >= coalesce((g->>'consecutive')::integer, 1);
+			IF NOT v_acts THEN
+				detail := pg_catalog.format('%s: gate %s failed (%s of %s windows)', r.state, v_name, v_count,
+											g->>'consecutive');
+			END IF;
+		ELSIF v.verdict <> 'fail' AND v_streak ? v_name THEN
+			v_streak := v_streak - v_name;
+		END IF;
+		PERFORM rollout._store_verdict(r, g, v, p_at, v_acts);
+		IF v_acts THEN
 			v_now := g->>'action' = 'rollback_now';
-			detail := pg_catalog.format('gate %s failed while %s: %s', g->>'name', r.state, v.detail);
+			detail := pg_catalog.format('gate %s failed while %s: %s', v_name, r.state, v.detail);
+			UPDATE rollout.rollouts SET last_eval_at = p_at, fail_streak = v_streak WHERE id = r.id;
 			PERFORM rollout._finish_rollback(r, v_now, g->>'action', detail, p_at);
 			action := g->>'action';
 			RETURN;
 		END IF;
 	END LOOP;
+	UPDATE rollout.rollouts SET last_eval_at = p_at, fail_streak = v_streak WHERE id = r.id;
 END
 $$;
 

@@ -290,9 +290,10 @@ END
 $$;
 
 -- A paused or awaiting_approval rollout: its candidate still serves, so
--- the gates that roll back (rollback, rollback_now) are still evaluated,
--- and a failing one rolls it back at once. Nothing else is evaluated and
--- nothing advances.
+-- the gates that roll back are still evaluated and act as they would in
+-- canary: rollback_now at the first failure, rollback after its
+-- consecutive failing windows (the same fail_streak count). Nothing else is
+-- evaluated and nothing advances.
 CREATE FUNCTION rollout._tick_protect(r rollout.rollouts, p_at timestamptz,
 									  OUT action text, OUT detail text)
 LANGUAGE plpgsql
@@ -304,6 +305,11 @@ DECLARE
 	v_now boolean;
 	v_action text;
 	v_detail text;
+	v_name text;
+	v_acts boolean;
+	v_count integer;
+	v_last timestamptz;
+	v_streak jsonb := r.fail_streak;
 BEGIN
 	action := 'wait';
 	detail := pg_catalog.format('%s: only the gates that roll back are evaluated', r.state);
@@ -318,23 +324,43 @@ BEGIN
 	IF r.percent <= 0 THEN
 		RETURN;
 	END IF;
-	UPDATE rollout.rollouts SET last_eval_at = p_at WHERE id = r.id;
 	FOR g IN SELECT x FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) x
 			 WHERE x->>'action' IN ('rollback', 'rollback_now') LOOP
+		v_name := g->>'name';
 		IF g->>'test' IN ('event_share', 'sequential') THEN
 			v := rollout._evaluate_gate_av(r, g, p_at);
 		ELSE
 			v := rollout._evaluate_gate(r, g, p_at);
 		END IF;
-		PERFORM rollout._store_verdict(r, g, v, p_at, v.verdict = 'fail');
-		IF v.verdict = 'fail' THEN
+		v_acts := v.verdict = 'fail';
+		IF v.verdict = 'fail' AND g->>'action' = 'rollback' THEN
+			-- A failing window counts once, as in _tick_canary.
+			v_count := coalesce((v_streak->v_name->>'count')::integer, 0);
+			v_last := (v_streak->v_name->>'last')::timestamptz;
+			IF v_last IS NULL OR p_at - v_last >= make_interval(secs => coalesce((g->>'window_seconds')::float8, 0)) THEN
+				v_count := v_count + 1;
+				v_last := p_at;
+			END IF;
+			v_streak := v_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
+			v_acts := v_count >= coalesce((g->>'consecutive')::integer, 1);
+			IF NOT v_acts THEN
+				detail := pg_catalog.format('%s: gate %s failed (%s of %s windows)', r.state, v_name, v_count,
+											g->>'consecutive');
+			END IF;
+		ELSIF v.verdict <> 'fail' AND v_streak ? v_name THEN
+			v_streak := v_streak - v_name;
+		END IF;
+		PERFORM rollout._store_verdict(r, g, v, p_at, v_acts);
+		IF v_acts THEN
 			v_now := g->>'action' = 'rollback_now';
-			detail := pg_catalog.format('gate %s failed while %s: %s', g->>'name', r.state, v.detail);
+			detail := pg_catalog.format('gate %s failed while %s: %s', v_name, r.state, v.detail);
+			UPDATE rollout.rollouts SET last_eval_at = p_at, fail_streak = v_streak WHERE id = r.id;
 			PERFORM rollout._finish_rollback(r, v_now, g->>'action', detail, p_at);
 			action := g->>'action';
 			RETURN;
 		END IF;
 	END LOOP;
+	UPDATE rollout.rollouts SET last_eval_at = p_at, fail_streak = v_streak WHERE id = r.id;
 END
 $$;
 
