@@ -269,12 +269,13 @@ COMMENT ON FUNCTION rollout._flags_valid(jsonb) IS 'Whether an agent''s standalo
 
 
 -- lifecycle (issue 13, 0.4.0): the shadow phase's guards act while paused or
--- awaiting approval too; a paused or approval-waiting rollback gate counts
--- its consecutive windows as in canary (it acted at the first failure);
--- awaiting approval too (rollout._shadow_guards); a shadow-only rollout
--- (strategy shadow) waits for approval at the end of its phase instead of
--- promoting a candidate that served no user, and approve() sends it back to
--- its phase; deploy_now clears the superseded rollout's hold_reason.
+-- awaiting approval too (rollout._shadow_guards); a paused or
+-- approval-waiting rollout's rollback gate counts its consecutive failing
+-- windows as in canary (it acted at the first failure); a shadow-only
+-- rollout (strategy shadow) waits for approval at the end of its phase
+-- instead of promoting a candidate that served no user, and approve() sends
+-- it back to its phase; deploy_now clears the superseded rollout's
+-- hold_reason.
 
 CREATE FUNCTION rollout._shadow_guards(r rollout.rollouts, p_at timestamptz,
 									   OUT action text, OUT detail text)
