@@ -219,6 +219,12 @@ SELECT variant, gate, verdict, round(value_candidate::numeric, 3) AS variant_val
  WHERE rollout_id = :rollout_ab AND at = (SELECT max(at) FROM rollout.gate_results WHERE rollout_id = :rollout_ab)
  ORDER BY variant, gate;
 \echo
+\echo 'What an analyst reads in rollout.comparison: one row per variant against the control.'
+SELECT arm, baseline_arm, candidate_n, baseline_n,
+       round(candidate_success_rate::numeric, 3) AS variant_success,
+       round(baseline_success_rate::numeric, 3) AS control_success
+  FROM rollout.comparison WHERE rollout_id = :rollout_ab AND scope = 'stage' ORDER BY arm;
+\echo
 \echo 'The release manager promotes the recommended variant:'
 SELECT rollout.promote('triage-bot', variant => 'c', at => '2026-03-05 12:10+00') AS result;
 SELECT version, system_prompt FROM rollout.get_version('triage-bot');
