@@ -338,6 +338,26 @@ SELECT 'registry', c, e FROM (VALUES
 	('rollout.route(''c-bot'', ''u'', attrs => ''[]'')', '22023'),
 	('rollout.route(''c-bot'', ''u'', attrs => ''1'')', '22023')) v(c, e);
 
+-- Standalone capability flags.
+INSERT INTO cases (grp, call, expected)
+SELECT 'flags', c, e FROM (VALUES
+	('rollout.set_flag(NULL, ''f'', 1)', '22004'),
+	('rollout.set_flag(''nobody'', ''f'', 1)', '42704'),
+	('rollout.set_flag((SELECT mb FROM big), ''f'', 1)', '42622'),
+	('rollout.set_flag(''c-bot'', NULL, 1)', '22004'),
+	('rollout.set_flag(''c-bot'', ''Bad Flag'', 1)', '22023'),
+	('rollout.set_flag(''c-bot'', '''', 1)', '22023'),
+	('rollout.set_flag(''c-bot'', (SELECT mb FROM big), 1)', '22023'),
+	('rollout.set_flag(''c-bot'', ''f'', NULL)', '22004'),
+	('rollout.set_flag(''c-bot'', ''f'', ''NaN'')', '22023'),
+	('rollout.set_flag(''c-bot'', ''f'', ''Infinity'')', '22023'),
+	('rollout.set_flag(''c-bot'', ''f'', 1e300)', '22023'),
+	('rollout.set_flag(''c-bot'', ''f'', -0.01)', '22023'),
+	('rollout.set_flag(''c-bot'', ''f'', 0.001)', '22023'),
+	('rollout.remove_flag(''c-bot'', ''f'')', '42704'),
+	('rollout.remove_flag(''c-bot'', NULL)', '22004'),
+	('rollout.remove_flag(NULL, ''f'')', '22004')) v(c, e);
+
 ------------------------------------------------------------------------------
 -- Statistics (the module raises 22023 for every argument outside its domain).
 INSERT INTO cases (grp, call, expected)
