@@ -2,9 +2,9 @@
 -- rollout. An operator sets and removes them (rollout_operator member), a
 -- service routes (rollout_service member), an analyst reads them and their
 -- history (rollout_reader member). A flag is drawn by unit, else session,
--- with its own split, so a caller keeps its flags when a rollout starts or
--- ends; a rollout's plan flag of the same name overrides it while the
--- rollout lasts.
+-- else tenant, with its own split, so a caller keeps its flags when a
+-- rollout starts or ends; a rollout's plan flag of the same name overrides
+-- it while the rollout lasts.
 \i test/sql/helpers.sql
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS fl_operator;
@@ -96,6 +96,28 @@ RESET ROLE;
 SET ROLE fl_service;
 SELECT (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(flags) k) AS flags
   FROM rollout.route('fl-bot', 'user-1');
+RESET ROLE;
+
+-- Test vectors (docs/routing.md): the seed of flag db_write of agent
+-- vec-bot is XXH3('db_write', XXH3('vec-bot', 0)) = 8057704287208965299; a
+-- client recomputes a draw with rollout.bucket(key, seed). Without unit and
+-- session the tenant is the key (sticky); with none of them, a random one.
+SELECT rollout.create_agent('vec-bot') > 0 AS created;
+SELECT rollout.create_version('vec-bot', 'One.', 'model-a-2026-01-01') AS v1;
+SELECT rollout.set_label('vec-bot', 'production', 1);
+SET ROLE fl_operator;
+SELECT rollout.set_flag('vec-bot', 'db_write', 30);
+RESET ROLE;
+SET ROLE fl_service;
+SELECT u, rollout.bucket(u, 8057704287208965299) AS bucket, (d.flags->>'db_write')::boolean AS db_write
+  FROM unnest(ARRAY['u1', 'u2', 'u3']) u, rollout.route('vec-bot', u) d ORDER BY u;
+SELECT rollout.bucket('u1', -5596803246141662691) AS fl_bot_beta_ui_u1,
+       rollout.bucket('u2', -5596803246141662691) AS fl_bot_beta_ui_u2;
+SELECT count(DISTINCT d.flags) AS flags_by_tenant_u1,
+       bool_and((d.flags->>'db_write')::boolean = (rollout.bucket('u1', 8057704287208965299) < 3000)) AS as_computed
+  FROM generate_series(1, 50) i, rollout.route('vec-bot', NULL, tenant => 'u1') d;
+SELECT count(DISTINCT d.flags) AS flags_with_no_key
+  FROM generate_series(1, 200) i, rollout.route('vec-bot', NULL, request => i::text) d;
 RESET ROLE;
 
 -- Bad input: a clean error with its SQLSTATE, nothing changed.

@@ -391,15 +391,41 @@ RolloutHasFlag(const RouteRollout *r, const char *name)
 }
 
 /*
- * Builds the flags object: the agent's standalone flags, drawn by unit, else
- * session (whatever the rollout's stickiness, so a caller keeps its flags
- * when a rollout starts or ends), and the flags of the rollout r (NULL
- * outside one), drawn by the rollout's key; a rollout's flag overrides a
- * standalone flag of the same name.
+ * The key of an agent's standalone flags: unit, else session, else tenant,
+ * else a random key for this request, whatever a rollout's stickiness.
+ */
+static void
+AgentFlagKey(RouteArg unit, const char *session, const char *tenant, RouteKey *k)
+{
+	k->note = NULL;
+	if (unit.data != NULL)
+	{
+		k->data = unit.data;
+		k->len = unit.len;
+	}
+	else if (session != NULL || tenant != NULL)
+	{
+		k->data = session != NULL ? session : tenant;
+		k->len = strlen(k->data);
+	}
+	else
+	{
+		k->random = pg_prng_uint64(&pg_global_prng_state);
+		k->data = (const char *) &k->random;
+		k->len = sizeof(k->random);
+	}
+}
+
+/*
+ * Builds the flags object: the agent's standalone flags, drawn by their own
+ * key (AgentFlagKey, so a caller keeps its flags when a rollout starts or
+ * ends), and the flags of the rollout r (NULL outside one), drawn by the
+ * rollout's key; a rollout's flag overrides a standalone flag of the same
+ * name.
  */
 static Datum
 FlagsJsonb(const RouteAgent *a, const RouteRollout *r, const RouteKey *rollout_key,
-		   RouteArg unit, const char *session)
+		   RouteArg unit, const char *session, const char *tenant)
 {
 	JsonbParseState *state = NULL;
 	JsonbValue *res;
@@ -410,7 +436,7 @@ FlagsJsonb(const RouteAgent *a, const RouteRollout *r, const RouteKey *rollout_k
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	if (a->nflags > 0)
 	{
-		ChooseKey(ROUTE_STICKY_UNIT, unit, session, NULL, &agent_key);
+		AgentFlagKey(unit, session, tenant, &agent_key);
 		for (int i = 0; i < a->nflags; i++)
 			if (!RolloutHasFlag(r, a->flags[i].name))
 				PushFlag(&state, &a->flags[i], &agent_key);
@@ -559,7 +585,7 @@ DecisionTuple(Decision *d)
 /* The decision outside an active rollout: a draining pin, else production. */
 static Datum
 RouteWithoutRollout(RouteAgent *a, const char *agent, RouteArg unit, const char *session,
-					const char *request, const char *pin, RouteRollout *pinned,
+					const char *tenant, const char *request, const char *pin, RouteRollout *pinned,
 					int32 pinned_version, const char *pin_note)
 {
 	Decision	d;
@@ -569,7 +595,7 @@ RouteWithoutRollout(RouteAgent *a, const char *agent, RouteArg unit, const char 
 
 	memset(&d, 0, sizeof(d));
 	d.pin_note = pin_note;
-	d.flags = FlagsJsonb(a, NULL, NULL, unit, session);
+	d.flags = FlagsJsonb(a, NULL, NULL, unit, session, tenant);
 	if (p != NULL && arm != NULL)
 	{
 		d.version = ArmVersion(p, arm);
@@ -688,7 +714,7 @@ rollout_route(PG_FUNCTION_ARGS)
 		pinned = CheckPin(a, pin, session, &pinned_version, &pin_note);
 
 	if (r == NULL)
-		return RouteWithoutRollout(a, agent, unit, session, request, pin, pinned,
+		return RouteWithoutRollout(a, agent, unit, session, tenant, request, pin, pinned,
 								   pinned_version, pin_note);
 
 	/* Inside a rollout. */
@@ -757,7 +783,7 @@ rollout_route(PG_FUNCTION_ARGS)
 		}
 	}
 
-	d.flags = FlagsJsonb(a, r, &key, unit, session);
+	d.flags = FlagsJsonb(a, r, &key, unit, session, tenant);
 	d.token = DecisionToken(a, r, d.arm, d.version);
 	RouteExposureCount(r->id, d.arm);
 	return DecisionTuple(&d);

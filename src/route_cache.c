@@ -313,17 +313,18 @@ static void
 LoadAgents(void)
 {
 	LoaderQuery("SELECT a.name, l.version,"
-				" CASE WHEN jsonb_typeof(to_jsonb(a) -> 'service_roles') = 'array' THEN"
-				"  ARRAY(SELECT r.oid FROM jsonb_array_elements_text(to_jsonb(a) -> 'service_roles') s"
+				" CASE WHEN jsonb_typeof(aj.j -> 'service_roles') = 'array' THEN"
+				"  ARRAY(SELECT r.oid FROM jsonb_array_elements_text(aj.j -> 'service_roles') s"
 				"        JOIN pg_roles r ON r.rolname = s) END,"
-				" ARRAY(SELECT f.key FROM jsonb_each(CASE WHEN jsonb_typeof(to_jsonb(a) -> 'flags') = 'object'"
-				"        THEN to_jsonb(a) -> 'flags' END) f"
-				"       WHERE jsonb_typeof(f.value) = 'number' ORDER BY f.key),"
-				" ARRAY(SELECT least(greatest(round(f.value::numeric * 100), 0), 10000)::integer"
-				"       FROM jsonb_each(CASE WHEN jsonb_typeof(to_jsonb(a) -> 'flags') = 'object'"
-				"        THEN to_jsonb(a) -> 'flags' END) f"
-				"       WHERE jsonb_typeof(f.value) = 'number' ORDER BY f.key)"
+				" fl.names, fl.shares"
 				" FROM rollout.agents a"
+				" CROSS JOIN LATERAL (SELECT to_jsonb(a) AS j) aj"
+				" CROSS JOIN LATERAL ("
+				"  SELECT coalesce(array_agg(f.key ORDER BY f.key COLLATE \"C\"), '{}') AS names,"
+				"         coalesce(array_agg(least(greatest(round(f.value::numeric * 100), 0), 10000)::integer"
+				"                            ORDER BY f.key COLLATE \"C\"), '{}') AS shares"
+				"  FROM jsonb_each(CASE WHEN jsonb_typeof(aj.j -> 'flags') = 'object' THEN aj.j -> 'flags' END) f"
+				"  WHERE jsonb_typeof(f.value) = 'number') fl"
 				" LEFT JOIN rollout.labels l ON l.agent = a.name AND l.label = 'production'");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{

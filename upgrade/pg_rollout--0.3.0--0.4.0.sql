@@ -191,7 +191,8 @@ BEGIN
 		RAISE EXCEPTION 'argument "percent" must be from 0 to 100 in steps of 0.01'
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = pg_catalog.format('It is %s.',
-					CASE WHEN percent = 'NaN' OR abs(percent) < 1e9 THEN trim_scale(percent)::text
+					CASE WHEN percent IN ('NaN', 'Infinity', '-Infinity') THEN percent::text
+						 WHEN abs(percent) BETWEEN 1e-6 AND 1e9 THEN left(trim_scale(percent)::text, 40)
 						 ELSE btrim(to_char(percent, '9.99EEEE')) END);
 	END IF;
 	SELECT a.flags INTO v_flags FROM rollout.agents a WHERE a.name = set_flag.agent;
@@ -201,11 +202,13 @@ BEGIN
 				  DETAIL = 'An agent has at most 100 standalone flags.',
 				  HINT = 'Remove flags that are no longer used with rollout.remove_flag().';
 	END IF;
+	percent := trim_scale(percent);
 	UPDATE rollout.agents a SET flags = a.flags || jsonb_build_object(flag, percent)
 		WHERE a.name = set_flag.agent;
 	PERFORM rollout._log_event(agent, NULL, 'set_flag', jsonb_build_object(flag, v_flags->flag),
 							   jsonb_build_object(flag, percent), reason);
-	PERFORM rollout._notify_change(NULL, agent, 'set_flag', NULL, NULL, percent, pg_catalog.now(),
+	-- The payload's percent is a rollout's share; the flag's is in the event.
+	PERFORM rollout._notify_change(NULL, agent, 'set_flag', NULL, NULL, NULL, pg_catalog.now(),
 		pg_catalog.format('flag %s at %s%%%s', flag, trim_scale(percent),
 						  coalesce(': ' || reason, '')));
 END
@@ -269,13 +272,14 @@ COMMENT ON FUNCTION rollout._flags_valid(jsonb) IS 'Whether an agent''s standalo
 
 
 -- lifecycle (issue 13, 0.4.0): the shadow phase's guards act while paused or
--- awaiting approval too (rollout._shadow_guards); a paused or
--- approval-waiting rollout's rollback gate counts its consecutive failing
--- windows as in canary (it acted at the first failure); a shadow-only
--- rollout (strategy shadow) waits for approval at the end of its phase
--- instead of promoting a candidate that served no user, and approve() sends
--- it back to its phase; deploy_now clears the superseded rollout's
--- hold_reason.
+-- awaiting approval too (rollout._shadow_guards); the gates that roll back a
+-- paused or approval-waiting rollout act as in canary: all evaluated,
+-- rollback_now before rollback, rollback after its consecutive failing
+-- windows (it acted at the first failure), one alert per episode; a
+-- shadow-only rollout (strategy shadow) waits for approval at the end of its
+-- phase instead of promoting a candidate that served no user, and approve()
+-- sends it back to its phase; deploy_now clears the superseded rollout's
+-- hold_reason and paused_from.
 
 CREATE FUNCTION rollout._shadow_guards(r rollout.rollouts, p_at timestamptz,
 									   OUT action text, OUT detail text)
@@ -285,7 +289,11 @@ AS $$
 DECLARE
 	g jsonb;
 	v rollout.gate_verdict;
+	v_fail text[] := '{}';
+	v_now boolean := false;
 BEGIN
+	-- Every such gate is evaluated and stored; a failing rollback_now wins
+	-- over a failing rollback (no drain), whatever their order in the plan.
 	FOR g IN SELECT x FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) x
 			 WHERE x->>'action' IN ('rollback', 'rollback_now') LOOP
 		v := rollout._arm_verdict(r, g, 'candidate', rollout.window_start(r.stage_started_at),
@@ -294,14 +302,17 @@ BEGIN
 		CONTINUE WHEN v.n_candidate = 0;
 		PERFORM rollout._store_verdict(r, g, v, p_at, v.verdict = 'fail');
 		IF v.verdict = 'fail' THEN
-			detail := pg_catalog.format('gate %s failed on shadow outputs%s: %s', g->>'name',
+			v_fail := v_fail || pg_catalog.format('gate %s failed on shadow outputs%s: %s', g->>'name',
 				CASE WHEN r.state IN ('paused', 'awaiting_approval') THEN ' while ' || r.state ELSE '' END,
 				v.detail);
-			PERFORM rollout._finish_rollback(r, g->>'action' = 'rollback_now', g->>'action', detail, p_at);
-			action := g->>'action';
-			RETURN;
+			v_now := v_now OR g->>'action' = 'rollback_now';
 		END IF;
 	END LOOP;
+	IF cardinality(v_fail) > 0 THEN
+		action := CASE WHEN v_now THEN 'rollback_now' ELSE 'rollback' END;
+		detail := array_to_string(v_fail, '; ');
+		PERFORM rollout._finish_rollback(r, v_now, action, detail, p_at);
+	END IF;
 END
 $$;
 
@@ -405,7 +416,6 @@ AS $$
 DECLARE
 	g jsonb;
 	v rollout.gate_verdict;
-	v_now boolean;
 	v_action text;
 	v_detail text;
 	v_name text;
@@ -413,6 +423,12 @@ DECLARE
 	v_count integer;
 	v_last timestamptz;
 	v_streak jsonb := r.fail_streak;
+	v_now text[] := '{}';
+	v_rollback text[] := '{}';
+	v_alerts text[] := '{}';
+	v_store_g jsonb[] := '{}';
+	v_store_v rollout.gate_verdict[] := '{}';
+	v_store_a boolean[] := '{}';
 BEGIN
 	action := 'wait';
 	detail := pg_catalog.format('%s: only the gates that roll back are evaluated', r.state);
@@ -435,35 +451,62 @@ BEGIN
 		ELSE
 			v := rollout._evaluate_gate(r, g, p_at);
 		END IF;
-		v_acts := v.verdict = 'fail';
-		IF v.verdict = 'fail' AND g->>'action' = 'rollback' THEN
-			-- A failing window counts once, as in _tick_canary.
-			v_count := coalesce((v_streak->v_name->>'count')::integer, 0);
-			v_last := (v_streak->v_name->>'last')::timestamptz;
-			IF v_last IS NULL OR p_at - v_last >= make_interval(secs => coalesce((g->>'window_seconds')::float8, 0)) THEN
-				v_count := v_count + 1;
-				v_last := p_at;
+		v_acts := false;
+		-- The alert episode, as in _tick_canary: once when the gate starts
+		-- failing, again only after it has passed.
+		IF v.verdict = 'pass' AND v_streak ? ('alert:' || v_name) THEN
+			v_streak := v_streak - ('alert:' || v_name);
+		END IF;
+		IF v.verdict = 'fail' THEN
+			IF coalesce((g->>'alert')::boolean, false) AND NOT v_streak ? ('alert:' || v_name) THEN
+				v_alerts := v_alerts || v_name;
+				v_streak := v_streak || jsonb_build_object('alert:' || v_name, p_at);
 			END IF;
-			v_streak := v_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
-			v_acts := v_count >= coalesce((g->>'consecutive')::integer, 1);
-			IF NOT v_acts THEN
-				detail := pg_catalog.format('%s: gate %s failed (%s of %s windows)', r.state, v_name, v_count,
-											g->>'consecutive');
+			IF g->>'action' = 'rollback_now' THEN
+				v_acts := true;
+				v_now := v_now || pg_catalog.format('gate %s failed while %s: %s', v_name, r.state, v.detail);
+			ELSE
+				-- A failing window counts once, as in _tick_canary.
+				v_count := coalesce((v_streak->v_name->>'count')::integer, 0);
+				v_last := (v_streak->v_name->>'last')::timestamptz;
+				IF v_last IS NULL OR p_at - v_last >= make_interval(secs => coalesce((g->>'window_seconds')::float8, 0)) THEN
+					v_count := v_count + 1;
+					v_last := p_at;
+				END IF;
+				v_streak := v_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
+				v_acts := v_count >= coalesce((g->>'consecutive')::integer, 1);
+				IF v_acts THEN
+					v_rollback := v_rollback || pg_catalog.format('gate %s failed in %s consecutive windows while %s: %s',
+																  v_name, v_count, r.state, v.detail);
+				ELSE
+					detail := pg_catalog.format('%s: gate %s failed (%s of %s windows)', r.state, v_name, v_count,
+												g->>'consecutive');
+				END IF;
 			END IF;
-		ELSIF v.verdict <> 'fail' AND v_streak ? v_name THEN
+		ELSIF v_streak ? v_name THEN
 			v_streak := v_streak - v_name;
 		END IF;
-		PERFORM rollout._store_verdict(r, g, v, p_at, v_acts);
-		IF v_acts THEN
-			v_now := g->>'action' = 'rollback_now';
-			detail := pg_catalog.format('gate %s failed while %s: %s', v_name, r.state, v.detail);
-			UPDATE rollout.rollouts SET last_eval_at = p_at, fail_streak = v_streak WHERE id = r.id;
-			PERFORM rollout._finish_rollback(r, v_now, g->>'action', detail, p_at);
-			action := g->>'action';
-			RETURN;
-		END IF;
+		v_store_g := v_store_g || g; v_store_v := v_store_v || v; v_store_a := v_store_a || v_acts;
 	END LOOP;
+	PERFORM rollout._store_verdicts(r, v_store_g, v_store_v, p_at, v_store_a);
 	UPDATE rollout.rollouts SET last_eval_at = p_at, fail_streak = v_streak WHERE id = r.id;
+	IF cardinality(v_alerts) > 0 THEN
+		PERFORM rollout._log_event(r.agent, r.id, 'alert', NULL,
+			jsonb_build_object('gates', to_jsonb(v_alerts)),
+			'gates started failing: ' || array_to_string(v_alerts, ', '), p_at);
+		PERFORM rollout._notify_change(r.id, r.agent, 'alert', r.state, r.stage, r.percent, p_at,
+									   'gates failed: ' || array_to_string(v_alerts, ', '));
+	END IF;
+	-- rollback_now wins over rollback (no drain), whatever the plan's order.
+	IF cardinality(v_now) > 0 THEN
+		action := 'rollback_now';
+		detail := array_to_string(v_now || v_rollback, '; ');
+		PERFORM rollout._finish_rollback(r, true, action, detail, p_at);
+	ELSIF cardinality(v_rollback) > 0 THEN
+		action := 'rollback';
+		detail := array_to_string(v_rollback, '; ');
+		PERFORM rollout._finish_rollback(r, false, action, detail, p_at);
+	END IF;
 END
 $$;
 
@@ -525,7 +568,8 @@ BEGIN
 		WHERE x.agent = deploy_now.agent AND rollout.is_active_state(x.state) FOR UPDATE;
 	IF FOUND THEN
 		UPDATE rollout.rollouts SET state = 'rolled_back', percent = 0, shadow_percent = 0,
-			ended_at = at, drain_skipped = true, drain_until = at, hold_reason = NULL
+			ended_at = at, drain_skipped = true, drain_until = at, hold_reason = NULL,
+			paused_from = NULL
 			WHERE id = r.id;
 		PERFORM rollout._record_change(r, 'superseded', 'deploy_now: ' || reason, at);
 	END IF;

@@ -25,7 +25,8 @@ BEGIN
 		RAISE EXCEPTION 'argument "percent" must be from 0 to 100 in steps of 0.01'
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = pg_catalog.format('It is %s.',
-					CASE WHEN percent = 'NaN' OR abs(percent) < 1e9 THEN trim_scale(percent)::text
+					CASE WHEN percent IN ('NaN', 'Infinity', '-Infinity') THEN percent::text
+						 WHEN abs(percent) BETWEEN 1e-6 AND 1e9 THEN left(trim_scale(percent)::text, 40)
 						 ELSE btrim(to_char(percent, '9.99EEEE')) END);
 	END IF;
 	SELECT a.flags INTO v_flags FROM rollout.agents a WHERE a.name = set_flag.agent;
@@ -35,11 +36,13 @@ BEGIN
 				  DETAIL = 'An agent has at most 100 standalone flags.',
 				  HINT = 'Remove flags that are no longer used with rollout.remove_flag().';
 	END IF;
+	percent := trim_scale(percent);
 	UPDATE rollout.agents a SET flags = a.flags || jsonb_build_object(flag, percent)
 		WHERE a.name = set_flag.agent;
 	PERFORM rollout._log_event(agent, NULL, 'set_flag', jsonb_build_object(flag, v_flags->flag),
 							   jsonb_build_object(flag, percent), reason);
-	PERFORM rollout._notify_change(NULL, agent, 'set_flag', NULL, NULL, percent, pg_catalog.now(),
+	-- The payload's percent is a rollout's share; the flag's is in the event.
+	PERFORM rollout._notify_change(NULL, agent, 'set_flag', NULL, NULL, NULL, pg_catalog.now(),
 		pg_catalog.format('flag %s at %s%%%s', flag, trim_scale(percent),
 						  coalesce(': ' || reason, '')));
 END

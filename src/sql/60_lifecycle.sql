@@ -614,7 +614,8 @@ BEGIN
 		WHERE x.agent = deploy_now.agent AND rollout.is_active_state(x.state) FOR UPDATE;
 	IF FOUND THEN
 		UPDATE rollout.rollouts SET state = 'rolled_back', percent = 0, shadow_percent = 0,
-			ended_at = at, drain_skipped = true, drain_until = at, hold_reason = NULL
+			ended_at = at, drain_skipped = true, drain_until = at, hold_reason = NULL,
+			paused_from = NULL
 			WHERE id = r.id;
 		PERFORM rollout._record_change(r, 'superseded', 'deploy_now: ' || reason, at);
 	END IF;
