@@ -337,12 +337,12 @@ $$;
 CREATE FUNCTION rollout._gate_set_tallied(g jsonb) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-	SELECT (g OPERATOR(pg_catalog.->>) 'test') OPERATOR(pg_catalog.=) ANY ('{event_share,sequential}'::text[])
+	SELECT (g OPERATOR(pg_catalog.->>) 'test') OPERATOR(pg_catalog.=) ANY ('{event_share,sequential}'::pg_catalog.text[])
 	   AND ((g OPERATOR(pg_catalog.->>) 'comparison') OPERATOR(pg_catalog.=) 'rate'
-			AND (g OPERATOR(pg_catalog.->>) 'metric') OPERATOR(pg_catalog.=) ANY ('{success,error,safety}'::text[])
+			AND (g OPERATOR(pg_catalog.->>) 'metric') OPERATOR(pg_catalog.=) ANY ('{success,error,safety}'::pg_catalog.text[])
 			OR (g OPERATOR(pg_catalog.->>) 'comparison') OPERATOR(pg_catalog.=) 'mean'
 			AND (g OPERATOR(pg_catalog.->>) 'metric') OPERATOR(pg_catalog.=)
-				ANY ('{quality,latency_ms,cost,success,error,safety}'::text[]))
+				ANY ('{quality,latency_ms,cost,success,error,safety}'::pg_catalog.text[]))
 $$;
 
 -- _tally_gate() for every always-valid gate of p_gates, in three
