@@ -550,7 +550,10 @@ COMMENT ON FUNCTION rollout._shadow_guards(rollout.rollouts,timestamp with time 
 -- rollout._verdict_av() of them, the logic _evaluate_gate_av() had, which now
 -- calls it. _tick_canary() walks its gates without a query, does not read its
 -- rollout row again, and writes a stage's verdicts only when they changed.
--- rollout.is_active_state() loses its SET clause so that queries inline it.
+-- rollout.is_active_state() loses its SET clause so that queries inline it;
+-- rollout._due_rollouts() takes a plan's evaluation interval out once per
+-- rollout instead of decompressing the plan at each use; rollout._srm_reason()
+-- writes its tally itself instead of calling _tally_gate().
 
 CREATE TYPE rollout.gate_tally_sums AS (
 	xc			bigint[],
@@ -1264,6 +1267,87 @@ BEGIN
 		pg_catalog.format('stage %s passed: every gate passed, %s candidate and %s baseline samples',
 						  r.stage, v_n_c, v_n_b), p_at);
 	action := CASE WHEN detail = 'promoted' THEN 'promote' ELSE 'advance' END;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION rollout._due_rollouts(at timestamptz, p_limit bigint DEFAULT NULL)
+RETURNS SETOF bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT x.id FROM rollout.rollouts x
+	-- The plan is stored compressed: its interval is taken out once per
+	-- rollout (OFFSET 0), not once per use; e #>> '{}' is what
+	-- x.plan->>'evaluation_interval_seconds' was, and the CASE what
+	-- _plan_seconds(x.plan, 'evaluation_interval_seconds', 300) was.
+	CROSS JOIN LATERAL (SELECT x.plan->'evaluation_interval_seconds' AS e OFFSET 0) p
+	WHERE rollout.is_active_state(x.state)
+	  AND (x.last_eval_at IS NULL
+		   OR jsonb_typeof(p.e) NOT IN ('number', 'null')
+		   OR NOT ((p.e #>> '{}')::numeric BETWEEN 0 AND 1e9)
+		   OR at >= x.last_eval_at
+				+ make_interval(secs => CASE WHEN jsonb_typeof(p.e) = 'number'
+												  AND (p.e #>> '{}')::numeric BETWEEN 0 AND 1e9
+											 THEN (p.e #>> '{}')::float8 ELSE 300 END))
+	ORDER BY x.last_eval_at NULLS FIRST, x.id
+	LIMIT p_limit
+$$;
+
+
+CREATE OR REPLACE FUNCTION rollout._srm_reason(r rollout.rollouts, p_at timestamptz) RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_alpha float8 := coalesce((r.plan->>'srm_alpha')::float8, 0.001);
+	v_c bigint[];
+	v_b bigint[];
+	v_share float8[];
+	t record;
+BEGIN
+	IF r.strategy <> 'canary' OR r.percent <= 0 OR r.percent >= 100
+	   OR jsonb_array_length(r.rules) > 0 OR r.boosted THEN
+		RETURN NULL;
+	END IF;
+	-- Its tally row: what _tally_gate(r, '{"name": ".srm"}', p_at) writes
+	-- (the outcomes of the stage's ended windows, per arm, as both n and
+	-- x), here without a call.
+	INSERT INTO rollout.gate_tallies AS x (rollout_id, gate, stage, counted_to, n_candidate,
+		n_baseline, x_candidate, x_baseline, y_candidate, y_baseline)
+	SELECT r.id, '.srm', r.stage, greatest(rollout.window_start(p_at), rollout.window_start(r.stage_started_at)),
+		   a.nc, a.nb, a.nc, a.nb, a.nc, a.nb
+	FROM (SELECT coalesce(sum(w.n) FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
+				 coalesce(sum(w.n) FILTER (WHERE w.arm = 'stable'), 0) AS nb
+		  FROM rollout.outcome_windows w
+		  WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+			AND w.window_start >= rollout.window_start(r.stage_started_at)
+			AND w.window_start < rollout.window_start(p_at)) a
+	ON CONFLICT (rollout_id, gate, stage) DO UPDATE SET counted_to = rollout.window_start(p_at),
+		n_candidate = excluded.n_candidate, n_baseline = excluded.n_baseline,
+		x_candidate = excluded.x_candidate, x_baseline = excluded.x_baseline,
+		y_candidate = excluded.y_candidate, y_baseline = excluded.y_baseline
+		WHERE x.counted_to < rollout.window_start(p_at);
+	SELECT array_agg(x.n_candidate ORDER BY x.stage), array_agg(x.n_baseline ORDER BY x.stage),
+		   array_agg(s.percent::float8 / 100 ORDER BY x.stage)
+		INTO v_c, v_b, v_share
+		FROM rollout.gate_tallies x
+		JOIN rollout.stages s ON s.rollout_id = r.id AND s.stage = x.stage
+		WHERE x.rollout_id = r.id AND x.gate = '.srm' AND x.stage >= 1
+		  AND s.percent > 0 AND s.percent < 100;
+	-- Below 1 000 outcomes the split says little about the assignment:
+	-- outcomes of one unit come together, and fixtures record arms evenly.
+	IF v_c IS NULL OR (SELECT sum(u) FROM unnest(v_c || v_b) u) < 1000 THEN
+		RETURN NULL;
+	END IF;
+	SELECT * INTO t FROM rollout.event_share_test(v_c, v_b, v_share, 1, 'two-sided');
+	IF t.p_value < v_alpha THEN
+		-- The reason stays the same while the mismatch lasts, so the hold
+		-- is recorded once.
+		RETURN pg_catalog.format('sample ratio mismatch: the candidate''s share of outcomes is not the %s%% routed to it (always-valid test at %s)',
+								 r.percent, v_alpha);
+	END IF;
+	RETURN NULL;
 END
 $$;
 

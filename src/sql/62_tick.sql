@@ -243,7 +243,24 @@ BEGIN
 	   OR jsonb_array_length(r.rules) > 0 OR r.boosted THEN
 		RETURN NULL;
 	END IF;
-	PERFORM rollout._tally_gate(r, '{"name": ".srm"}', p_at);
+	-- Its tally row: what _tally_gate(r, '{"name": ".srm"}', p_at) writes
+	-- (the outcomes of the stage's ended windows, per arm, as both n and
+	-- x), here without a call.
+	INSERT INTO rollout.gate_tallies AS x (rollout_id, gate, stage, counted_to, n_candidate,
+		n_baseline, x_candidate, x_baseline, y_candidate, y_baseline)
+	SELECT r.id, '.srm', r.stage, greatest(rollout.window_start(p_at), rollout.window_start(r.stage_started_at)),
+		   a.nc, a.nb, a.nc, a.nb, a.nc, a.nb
+	FROM (SELECT coalesce(sum(w.n) FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
+				 coalesce(sum(w.n) FILTER (WHERE w.arm = 'stable'), 0) AS nb
+		  FROM rollout.outcome_windows w
+		  WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+			AND w.window_start >= rollout.window_start(r.stage_started_at)
+			AND w.window_start < rollout.window_start(p_at)) a
+	ON CONFLICT (rollout_id, gate, stage) DO UPDATE SET counted_to = rollout.window_start(p_at),
+		n_candidate = excluded.n_candidate, n_baseline = excluded.n_baseline,
+		x_candidate = excluded.x_candidate, x_baseline = excluded.x_baseline,
+		y_candidate = excluded.y_candidate, y_baseline = excluded.y_baseline
+		WHERE x.counted_to < rollout.window_start(p_at);
 	SELECT array_agg(x.n_candidate ORDER BY x.stage), array_agg(x.n_baseline ORDER BY x.stage),
 		   array_agg(s.percent::float8 / 100 ORDER BY x.stage)
 		INTO v_c, v_b, v_share
@@ -759,12 +776,19 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT x.id FROM rollout.rollouts x
+	-- The plan is stored compressed: its interval is taken out once per
+	-- rollout (OFFSET 0), not once per use; e #>> '{}' is what
+	-- x.plan->>'evaluation_interval_seconds' was, and the CASE what
+	-- _plan_seconds(x.plan, 'evaluation_interval_seconds', 300) was.
+	CROSS JOIN LATERAL (SELECT x.plan->'evaluation_interval_seconds' AS e OFFSET 0) p
 	WHERE rollout.is_active_state(x.state)
 	  AND (x.last_eval_at IS NULL
-		   OR jsonb_typeof(x.plan->'evaluation_interval_seconds') NOT IN ('number', 'null')
-		   OR NOT ((x.plan->>'evaluation_interval_seconds')::numeric BETWEEN 0 AND 1e9)
+		   OR jsonb_typeof(p.e) NOT IN ('number', 'null')
+		   OR NOT ((p.e #>> '{}')::numeric BETWEEN 0 AND 1e9)
 		   OR at >= x.last_eval_at
-				+ make_interval(secs => rollout._plan_seconds(x.plan, 'evaluation_interval_seconds', 300)))
+				+ make_interval(secs => CASE WHEN jsonb_typeof(p.e) = 'number'
+												  AND (p.e #>> '{}')::numeric BETWEEN 0 AND 1e9
+											 THEN (p.e #>> '{}')::float8 ELSE 300 END))
 	ORDER BY x.last_eval_at NULLS FIRST, x.id
 	LIMIT p_limit
 $$;
