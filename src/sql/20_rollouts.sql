@@ -59,11 +59,13 @@ CREATE UNIQUE INDEX rollouts_one_active ON rollout.rollouts (agent)
 	WHERE state IN ('shadow', 'canary', 'holding', 'awaiting_approval', 'paused', 'awaiting_decision');
 CREATE INDEX rollouts_agent_started_idx ON rollout.rollouts (agent, started_at);
 
--- Whether a rollout state is active (not final).
+-- Whether a rollout state is active (not final). No SET clause, so that
+-- queries inline it (one call per row otherwise); its operator is named
+-- with its schema instead.
 CREATE FUNCTION rollout.is_active_state(state text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT state IN ('shadow', 'canary', 'holding', 'awaiting_approval', 'paused', 'awaiting_decision') $$;
+AS $$ SELECT state OPERATOR(pg_catalog.=) ANY (ARRAY['shadow', 'canary', 'holding', 'awaiting_approval',
+	'paused', 'awaiting_decision']::pg_catalog.text[]) $$;
 
 GRANT SELECT ON rollout.rollouts TO rollout_reader;
 GRANT SELECT, INSERT, UPDATE, DELETE ON rollout.rollouts TO rollout_admin;

@@ -19,6 +19,28 @@ CREATE TYPE rollout.gate_verdict AS (
 	detail		text
 );
 
+-- What an always-valid gate's test reads from its tallies (rollout.gate_tallies)
+-- over the stages from 1 on: per stage (ordered) the events x and y of each
+-- arm and the candidate's share of the samples, the sums over the stages, the
+-- last baseline quantile, and when the canary started (stage 1).
+CREATE TYPE rollout.gate_tally_sums AS (
+	xc			bigint[],
+	xb			bigint[],
+	yc			bigint[],
+	yb			bigint[],
+	share		float8[],
+	nc			bigint,
+	nb			bigint,
+	sxc			float8,
+	sxb			float8,
+	sc			float8,
+	sb			float8,
+	qc			float8,
+	qb			float8,
+	base		float8,
+	canary_from	timestamptz
+);
+
 -- The outcome counts per arm of a rollout's live (non-shadow) windows whose
 -- start lies in [p_from, p_to), in one stage: the columns of
 -- rollout.arm_summary that rates and the sample-ratio check need. Reading
@@ -309,6 +331,189 @@ BEGIN
 END
 $$;
 
+-- Whether _tally_gates() keeps the tally of gate g: an always-valid test
+-- (event_share, sequential) of a rate or a mean of a built-in metric.
+-- Quantile and custom-metric gates are tallied by _tally_gate().
+CREATE FUNCTION rollout._gate_set_tallied(g jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT (g OPERATOR(pg_catalog.->>) 'test') OPERATOR(pg_catalog.=) ANY ('{event_share,sequential}'::pg_catalog.text[])
+	   AND ((g OPERATOR(pg_catalog.->>) 'comparison') OPERATOR(pg_catalog.=) 'rate'
+			AND (g OPERATOR(pg_catalog.->>) 'metric') OPERATOR(pg_catalog.=) ANY ('{success,error,safety}'::pg_catalog.text[])
+			OR (g OPERATOR(pg_catalog.->>) 'comparison') OPERATOR(pg_catalog.=) 'mean'
+			AND (g OPERATOR(pg_catalog.->>) 'metric') OPERATOR(pg_catalog.=)
+				ANY ('{quality,latency_ms,cost,success,error,safety}'::pg_catalog.text[]))
+$$;
+
+-- _tally_gate() for every always-valid gate of p_gates, in three
+-- statements instead of several per gate: one for the rates and means of
+-- built-in metrics (_gate_set_tallied()), which reads the stage's ended
+-- windows once and writes the same sums, over the same windows in the same
+-- order, into the same rows (a rate row keeps its sums at 0 and a mean row
+-- its events at 0, as _tally_gate() leaves them); one for the quantiles;
+-- one loop over the means of custom metrics. _tick_canary() calls it
+-- before it reads every gate's tallies at once.
+CREATE FUNCTION rollout._tally_gates(r rollout.rollouts, p_gates jsonb, p_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_stage_from timestamptz := rollout.window_start(r.stage_started_at);
+	v_to timestamptz := rollout.window_start(p_at);
+	v_g jsonb;
+BEGIN
+	-- Rates and means: the windows are read once (MATERIALIZED), not once
+	-- per gate.
+	WITH a AS MATERIALIZED (SELECT
+			coalesce(sum(w.n) FILTER (WHERE w.arm = 'candidate'), 0) AS n_c,
+			coalesce(sum(w.n) FILTER (WHERE w.arm = 'stable'), 0) AS n_b,
+			coalesce(sum(w.n_success_known) FILTER (WHERE w.arm = 'candidate'), 0) AS nsk_c,
+			coalesce(sum(w.n_success_known) FILTER (WHERE w.arm = 'stable'), 0) AS nsk_b,
+			coalesce(sum(w.n_success_known - w.n_success) FILTER (WHERE w.arm = 'candidate'), 0) AS fail_c,
+			coalesce(sum(w.n_success_known - w.n_success) FILTER (WHERE w.arm = 'stable'), 0) AS fail_b,
+			coalesce(sum(w.n_error) FILTER (WHERE w.arm = 'candidate'), 0) AS err_c,
+			coalesce(sum(w.n_error) FILTER (WHERE w.arm = 'stable'), 0) AS err_b,
+			coalesce(sum(w.n_safety) FILTER (WHERE w.arm = 'candidate'), 0) AS saf_c,
+			coalesce(sum(w.n_safety) FILTER (WHERE w.arm = 'stable'), 0) AS saf_b,
+			coalesce(sum(w.n_quality) FILTER (WHERE w.arm = 'candidate'), 0) AS nq_c,
+			coalesce(sum(w.n_quality) FILTER (WHERE w.arm = 'stable'), 0) AS nq_b,
+			coalesce(sum(w.n_latency) FILTER (WHERE w.arm = 'candidate'), 0) AS nl_c,
+			coalesce(sum(w.n_latency) FILTER (WHERE w.arm = 'stable'), 0) AS nl_b,
+			coalesce(sum(w.n_cost) FILTER (WHERE w.arm = 'candidate'), 0) AS nco_c,
+			coalesce(sum(w.n_cost) FILTER (WHERE w.arm = 'stable'), 0) AS nco_b,
+			coalesce(sum(w.sum_quality) FILTER (WHERE w.arm = 'candidate'), 0) AS sq_c,
+			coalesce(sum(w.sum_quality) FILTER (WHERE w.arm = 'stable'), 0) AS sq_b,
+			coalesce(sum(w.sum_latency) FILTER (WHERE w.arm = 'candidate'), 0) AS sl_c,
+			coalesce(sum(w.sum_latency) FILTER (WHERE w.arm = 'stable'), 0) AS sl_b,
+			coalesce(sum(w.sum_cost) FILTER (WHERE w.arm = 'candidate'), 0) AS sco_c,
+			coalesce(sum(w.sum_cost) FILTER (WHERE w.arm = 'stable'), 0) AS sco_b,
+			coalesce(sum(w.sumsq_quality) FILTER (WHERE w.arm = 'candidate'), 0) AS qq_c,
+			coalesce(sum(w.sumsq_quality) FILTER (WHERE w.arm = 'stable'), 0) AS qq_b,
+			coalesce(sum(w.sumsq_latency) FILTER (WHERE w.arm = 'candidate'), 0) AS ql_c,
+			coalesce(sum(w.sumsq_latency) FILTER (WHERE w.arm = 'stable'), 0) AS ql_b,
+			coalesce(sum(w.sumsq_cost) FILTER (WHERE w.arm = 'candidate'), 0) AS qco_c,
+			coalesce(sum(w.sumsq_cost) FILTER (WHERE w.arm = 'stable'), 0) AS qco_b,
+			-- Counts summed as float8 row by row, as a mean gate sums them.
+			coalesce(sum(w.n_success::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS fs_c,
+			coalesce(sum(w.n_success::float8) FILTER (WHERE w.arm = 'stable'), 0) AS fs_b,
+			coalesce(sum(w.n_error::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS fe_c,
+			coalesce(sum(w.n_error::float8) FILTER (WHERE w.arm = 'stable'), 0) AS fe_b,
+			coalesce(sum(w.n_safety::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS fsa_c,
+			coalesce(sum(w.n_safety::float8) FILTER (WHERE w.arm = 'stable'), 0) AS fsa_b
+		FROM rollout.outcome_windows w
+		WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+		  AND w.window_start >= v_stage_from AND w.window_start < v_to)
+	INSERT INTO rollout.gate_tallies AS x (rollout_id, gate, stage, counted_to, n_candidate,
+		n_baseline, x_candidate, x_baseline, y_candidate, y_baseline, sum_candidate, sum_baseline,
+		sumsq_candidate, sumsq_baseline)
+	SELECT r.id, g->>'name', r.stage, greatest(v_to, v_stage_from), t.nc, t.nb, t.xc, t.xb, t.xc, t.xb,
+		   t.sc, t.sb, t.qc, t.qb
+	FROM jsonb_array_elements(p_gates) g
+	CROSS JOIN a
+	CROSS JOIN LATERAL (SELECT
+			CASE WHEN g->>'comparison' = 'rate' THEN
+				CASE WHEN g->>'metric' = 'success' THEN a.nsk_c ELSE a.n_c END
+			ELSE CASE g->>'metric' WHEN 'quality' THEN a.nq_c WHEN 'latency_ms' THEN a.nl_c
+					WHEN 'cost' THEN a.nco_c WHEN 'success' THEN a.nsk_c ELSE a.n_c END END AS nc,
+			CASE WHEN g->>'comparison' = 'rate' THEN
+				CASE WHEN g->>'metric' = 'success' THEN a.nsk_b ELSE a.n_b END
+			ELSE CASE g->>'metric' WHEN 'quality' THEN a.nq_b WHEN 'latency_ms' THEN a.nl_b
+					WHEN 'cost' THEN a.nco_b WHEN 'success' THEN a.nsk_b ELSE a.n_b END END AS nb,
+			CASE WHEN g->>'comparison' = 'rate' THEN
+				CASE g->>'metric' WHEN 'success' THEN a.fail_c WHEN 'error' THEN a.err_c ELSE a.saf_c END
+			ELSE 0 END AS xc,
+			CASE WHEN g->>'comparison' = 'rate' THEN
+				CASE g->>'metric' WHEN 'success' THEN a.fail_b WHEN 'error' THEN a.err_b ELSE a.saf_b END
+			ELSE 0 END AS xb,
+			CASE WHEN g->>'comparison' = 'rate' THEN 0
+			ELSE CASE g->>'metric' WHEN 'quality' THEN a.sq_c WHEN 'latency_ms' THEN a.sl_c
+					WHEN 'cost' THEN a.sco_c WHEN 'success' THEN a.fs_c WHEN 'error' THEN a.fe_c
+					ELSE a.fsa_c END END AS sc,
+			CASE WHEN g->>'comparison' = 'rate' THEN 0
+			ELSE CASE g->>'metric' WHEN 'quality' THEN a.sq_b WHEN 'latency_ms' THEN a.sl_b
+					WHEN 'cost' THEN a.sco_b WHEN 'success' THEN a.fs_b WHEN 'error' THEN a.fe_b
+					ELSE a.fsa_b END END AS sb,
+			CASE WHEN g->>'comparison' = 'rate' THEN 0
+			ELSE CASE g->>'metric' WHEN 'quality' THEN a.qq_c WHEN 'latency_ms' THEN a.ql_c
+					WHEN 'cost' THEN a.qco_c WHEN 'success' THEN a.fs_c WHEN 'error' THEN a.fe_c
+					ELSE a.fsa_c END END AS qc,
+			CASE WHEN g->>'comparison' = 'rate' THEN 0
+			ELSE CASE g->>'metric' WHEN 'quality' THEN a.qq_b WHEN 'latency_ms' THEN a.ql_b
+					WHEN 'cost' THEN a.qco_b WHEN 'success' THEN a.fs_b WHEN 'error' THEN a.fe_b
+					ELSE a.fsa_b END END AS qb) t
+	WHERE rollout._gate_set_tallied(g)
+	ON CONFLICT (rollout_id, gate, stage) DO UPDATE SET counted_to = v_to,
+		n_candidate = excluded.n_candidate, n_baseline = excluded.n_baseline,
+		x_candidate = excluded.x_candidate, x_baseline = excluded.x_baseline,
+		y_candidate = excluded.y_candidate, y_baseline = excluded.y_baseline,
+		sum_candidate = excluded.sum_candidate, sum_baseline = excluded.sum_baseline,
+		sumsq_candidate = excluded.sumsq_candidate, sumsq_baseline = excluded.sumsq_baseline
+		WHERE x.counted_to < v_to;
+	-- Quantiles: what _tally_gate() does in its steps (the row, the base
+	-- before the uncounted windows, the counts above both thresholds, the
+	-- sum), for every such gate in one statement. A missing row is written
+	-- at once with what those steps would have left in it.
+	INSERT INTO rollout.gate_tallies AS x (rollout_id, gate, stage, counted_to, n_candidate,
+		n_baseline, x_candidate, x_baseline, y_candidate, y_baseline, baseline_quantile)
+	SELECT r.id, q.gate, r.stage, greatest(v_to, q.v_from), c.nc, c.nb, c.xc, c.xb, c.yc, c.yb, b.base
+	FROM (SELECT g, g->>'name' AS gate, g->>'metric' AS metric,
+				 CASE g->>'comparison' WHEN 'median' THEN 0.5 WHEN 'p95' THEN 0.95 ELSE 0.99 END AS q,
+				 make_interval(secs => coalesce((g->>'window_seconds')::float8, 3600)) AS win,
+				 coalesce((SELECT y.counted_to FROM rollout.gate_tallies y
+						   WHERE y.rollout_id = r.id AND y.gate = g->>'name' AND y.stage = r.stage),
+						  v_stage_from) AS v_from
+		  FROM jsonb_array_elements(p_gates) g
+		  WHERE g->>'test' IN ('event_share', 'sequential') AND g->>'comparison' NOT IN ('rate', 'mean')
+		  OFFSET 0) q
+	CROSS JOIN LATERAL (SELECT CASE WHEN v_to > q.v_from THEN
+			(SELECT rollout.ddsketch_quantile(rollout.ddsketch_merge(
+						CASE WHEN q.metric = 'latency_ms' THEN w.latency_sketch ELSE w.cost_sketch END), q.q)
+			 FROM rollout.outcome_windows w
+			 WHERE w.rollout_id = r.id AND w.arm = 'stable' AND NOT w.shadow
+			   AND w.window_start >= q.v_from - q.win AND w.window_start < q.v_from) END AS base
+			-- OFFSET 0: each of these is computed once per gate, not once per use.
+			OFFSET 0) b
+	LEFT JOIN LATERAL (SELECT
+			-- Latency and cost: higher is worse.
+			CASE WHEN q.g->'ratio' <> 'null' THEN b.base * (1 + (q.g->>'fail_ratio')::float8)
+				 ELSE b.base + (q.g->>'fail_margin')::float8 END AS fail,
+			CASE WHEN q.g->'ratio' <> 'null' THEN b.base * (1 + (q.g->>'ratio')::float8)
+				 ELSE b.base + (q.g->>'margin')::float8 END AS pass
+			WHERE b.base IS NOT NULL OFFSET 0) th ON true
+	-- Windows before any baseline data are passed over: nothing fixed a
+	-- threshold for them in advance.
+	CROSS JOIN LATERAL (SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0) AS nc,
+			   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0) AS nb,
+			   coalesce(sum(rollout.ddsketch_count_above(s.sketch, th.fail)) FILTER (WHERE s.arm = 'candidate'), 0) AS xc,
+			   coalesce(sum(rollout.ddsketch_count_above(s.sketch, th.fail)) FILTER (WHERE s.arm = 'stable'), 0) AS xb,
+			   coalesce(sum(rollout.ddsketch_count_above(s.sketch, th.pass)) FILTER (WHERE s.arm = 'candidate'), 0) AS yc,
+			   coalesce(sum(rollout.ddsketch_count_above(s.sketch, th.pass)) FILTER (WHERE s.arm = 'stable'), 0) AS yb
+			FROM (SELECT w.arm,
+						 CASE WHEN q.metric = 'latency_ms' THEN w.n_latency ELSE w.n_cost END AS n,
+						 CASE WHEN q.metric = 'latency_ms' THEN w.latency_sketch ELSE w.cost_sketch END AS sketch
+				  FROM rollout.outcome_windows w
+				  WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+					AND w.window_start >= q.v_from AND w.window_start < v_to) s
+			WHERE s.sketch IS NOT NULL AND b.base IS NOT NULL) c
+	ON CONFLICT (rollout_id, gate, stage) DO UPDATE SET counted_to = v_to,
+		n_candidate = x.n_candidate + excluded.n_candidate, n_baseline = x.n_baseline + excluded.n_baseline,
+		x_candidate = x.x_candidate + excluded.x_candidate, x_baseline = x.x_baseline + excluded.x_baseline,
+		y_candidate = x.y_candidate + excluded.y_candidate, y_baseline = x.y_baseline + excluded.y_baseline,
+		baseline_quantile = coalesce(excluded.baseline_quantile, x.baseline_quantile)
+		WHERE x.counted_to < v_to;
+	-- Means of custom metrics, gate by gate (a query only when there are).
+	IF NOT p_gates @? '$[*] ? (@.metric starts with "metrics.")' THEN
+		RETURN;
+	END IF;
+	FOR v_g IN SELECT y FROM jsonb_array_elements(p_gates) y
+			 WHERE y->>'test' IN ('event_share', 'sequential') AND y->>'comparison' = 'mean'
+			   AND y->>'metric' LIKE 'metrics.%' LOOP
+		PERFORM rollout._tally_gate(r, v_g, p_at);
+	END LOOP;
+END
+$$;
+
 -- ", about 2 h 10 min more at the current rate": the time a gate still
 -- needs when it has taken p_elapsed and needs p_factor times as much again.
 CREATE FUNCTION rollout._eta(p_elapsed interval, p_factor float8) RETURNS text
@@ -330,17 +535,19 @@ BEGIN
 END
 $$;
 
--- Evaluates an always-valid gate (test event_share or sequential) over the
--- whole canary so far (every stage from 1 on, from rollout.gate_tallies),
--- so that looking at every evaluation keeps the chance of failing an
--- identical candidate within the gate's alpha. Fails when harm beyond
--- fail_margin/fail_ratio is shown at alpha, at any sample count (the
--- sequential test waits for 100 per arm, where its normal approximation
--- holds); passes when it shows non-inferiority within margin/ratio at
--- pass_alpha after min_samples, or, for guardrails and at steps below
--- prove_at_percent but the last before 100%, when no harm is shown after
--- min_samples.
-CREATE FUNCTION rollout._evaluate_gate_av(r rollout.rollouts, g jsonb, p_at timestamptz)
+-- The verdict of an always-valid gate (test event_share or sequential) from
+-- its tallies t over the whole canary so far (every stage from 1 on, as
+-- _evaluate_gate_av() and _tick_canary() read them from
+-- rollout.gate_tallies), so that looking at every evaluation keeps the
+-- chance of failing an identical candidate within the gate's alpha. Fails
+-- when harm beyond fail_margin/fail_ratio is shown at alpha, at any sample
+-- count (the sequential test waits for 100 per arm, where its normal
+-- approximation holds); passes when it shows non-inferiority within
+-- margin/ratio at pass_alpha after min_samples, or, for guardrails and at
+-- steps below prove_at_percent but the last before 100%, when no harm is
+-- shown after min_samples. A problem gives 'error'.
+CREATE FUNCTION rollout._verdict_av(r rollout.rollouts, g jsonb, p_at timestamptz,
+									t rollout.gate_tally_sums)
 RETURNS rollout.gate_verdict
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -359,22 +566,22 @@ DECLARE
 	v_prove_at numeric := coalesce((g->>'prove_at_percent')::numeric, 0);
 	v_q float8 := CASE v_cmp WHEN 'median' THEN 0.5 WHEN 'p95' THEN 0.95 ELSE 0.99 END;
 	v_sign float8 := CASE WHEN v_hib THEN -1 ELSE 1 END;
-	v_xc bigint[];
-	v_xb bigint[];
-	v_yc bigint[];
-	v_yb bigint[];
-	v_share float8[];
-	v_nc bigint;
-	v_nb bigint;
-	v_sxc float8;
-	v_sxb float8;
+	v_xc bigint[] := t.xc;
+	v_xb bigint[] := t.xb;
+	v_yc bigint[] := t.yc;
+	v_yb bigint[] := t.yb;
+	v_share float8[] := t.share;
+	v_nc bigint := t.nc;
+	v_nb bigint := t.nb;
+	v_sxc float8 := t.sxc;
+	v_sxb float8 := t.sxb;
 	v_syc float8;
-	v_sc float8;
-	v_sb float8;
-	v_qc float8;
-	v_qb float8;
-	v_base float8;
-	v_from timestamptz;
+	v_sc float8 := t.sc;
+	v_sb float8 := t.sb;
+	v_qc float8 := t.qc;
+	v_qb float8 := t.qb;
+	v_base float8 := t.base;
+	v_from timestamptz := t.canary_from;
 	v_rate_b float8;
 	v_theta_f float8;
 	v_theta_p float8;
@@ -390,20 +597,6 @@ BEGIN
 			USING ERRCODE = 'feature_not_supported',
 				  DETAIL = 'Always-valid tests read success, error, safety (rates); quality, latency_ms, cost and custom metrics (means); latency_ms, cost (quantiles).';
 	END IF;
-	PERFORM rollout._tally_gate(r, g, p_at);
-	SELECT array_agg(x.x_candidate ORDER BY x.stage), array_agg(x.x_baseline ORDER BY x.stage),
-		   array_agg(x.y_candidate ORDER BY x.stage), array_agg(x.y_baseline ORDER BY x.stage),
-		   array_agg(x.n_candidate::float8 / (x.n_candidate + x.n_baseline) ORDER BY x.stage),
-		   sum(x.n_candidate), sum(x.n_baseline), sum(x.x_candidate), sum(x.x_baseline),
-		   sum(x.sum_candidate), sum(x.sum_baseline), sum(x.sumsq_candidate), sum(x.sumsq_baseline),
-		   (array_agg(x.baseline_quantile ORDER BY x.stage DESC))[1],
-		   -- The canary's start, read in the same statement.
-		   (SELECT s.started_at FROM rollout.stages s WHERE s.rollout_id = r.id AND s.stage = 1)
-		INTO v_xc, v_xb, v_yc, v_yb, v_share, v_nc, v_nb, v_sxc, v_sxb,
-			 v_sc, v_sb, v_qc, v_qb, v_base, v_from
-		FROM rollout.gate_tallies x
-		WHERE x.rollout_id = r.id AND x.gate = g->>'name' AND x.stage >= 1
-		  AND x.n_candidate + x.n_baseline > 0;
 	res.window_to := rollout.window_start(p_at);
 	res.window_from := rollout.window_start(coalesce(v_from, r.stage_started_at));
 	res.n_candidate := coalesce(v_nc, 0);
@@ -520,6 +713,51 @@ BEGIN
 			v_cmp, round(v_base::numeric, 6), round((100 * v_sxc / v_nc)::numeric, 2), round((100 * (1 - v_q))::numeric));
 	END IF;
 	RETURN res;
+EXCEPTION WHEN OTHERS THEN
+	res.verdict := 'error';
+	res.detail := SQLERRM;
+	RETURN res;
+END
+$$;
+
+-- Evaluates an always-valid gate (test event_share or sequential) at p_at:
+-- adds the ended windows to its tally (_tally_gate), reads the tallies of
+-- every stage from 1 on and returns _verdict_av() of them. _tick_canary()
+-- does the same for all its gates at once.
+CREATE FUNCTION rollout._evaluate_gate_av(r rollout.rollouts, g jsonb, p_at timestamptz)
+RETURNS rollout.gate_verdict
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	res rollout.gate_verdict;
+	v_metric text := g->>'metric';
+	v_cmp text := g->>'comparison';
+	v_test text := g->>'test';
+	t rollout.gate_tally_sums;
+BEGIN
+	IF v_cmp = 'rate' AND v_metric NOT IN ('success', 'error', 'safety')
+	   OR v_cmp = 'mean' AND v_metric NOT IN ('quality', 'latency_ms', 'cost', 'success', 'error', 'safety')
+		  AND v_metric NOT LIKE 'metrics.%' THEN
+		RAISE EXCEPTION 'metric "%" is not supported by the % test', v_metric, v_test
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Always-valid tests read success, error, safety (rates); quality, latency_ms, cost and custom metrics (means); latency_ms, cost (quantiles).';
+	END IF;
+	PERFORM rollout._tally_gate(r, g, p_at);
+	SELECT array_agg(x.x_candidate ORDER BY x.stage), array_agg(x.x_baseline ORDER BY x.stage),
+		   array_agg(x.y_candidate ORDER BY x.stage), array_agg(x.y_baseline ORDER BY x.stage),
+		   array_agg(x.n_candidate::float8 / (x.n_candidate + x.n_baseline) ORDER BY x.stage),
+		   sum(x.n_candidate), sum(x.n_baseline), sum(x.x_candidate), sum(x.x_baseline),
+		   sum(x.sum_candidate), sum(x.sum_baseline), sum(x.sumsq_candidate), sum(x.sumsq_baseline),
+		   (array_agg(x.baseline_quantile ORDER BY x.stage DESC))[1],
+		   -- The canary's start, read in the same statement.
+		   (SELECT s.started_at FROM rollout.stages s WHERE s.rollout_id = r.id AND s.stage = 1)
+		INTO t.xc, t.xb, t.yc, t.yb, t.share, t.nc, t.nb, t.sxc, t.sxb,
+			 t.sc, t.sb, t.qc, t.qb, t.base, t.canary_from
+		FROM rollout.gate_tallies x
+		WHERE x.rollout_id = r.id AND x.gate = g->>'name' AND x.stage >= 1
+		  AND x.n_candidate + x.n_baseline > 0;
+	RETURN rollout._verdict_av(r, g, p_at, t);
 EXCEPTION WHEN OTHERS THEN
 	res.verdict := 'error';
 	res.detail := SQLERRM;

@@ -250,7 +250,24 @@ BEGIN
 	   OR jsonb_array_length(r.rules) > 0 OR r.boosted THEN
 		RETURN NULL;
 	END IF;
-	PERFORM rollout._tally_gate(r, '{"name": ".srm"}', p_at);
+	-- Its tally row: what _tally_gate(r, '{"name": ".srm"}', p_at) writes
+	-- (the outcomes of the stage's ended windows, per arm, as both n and
+	-- x), here without a call.
+	INSERT INTO rollout.gate_tallies AS x (rollout_id, gate, stage, counted_to, n_candidate,
+		n_baseline, x_candidate, x_baseline, y_candidate, y_baseline)
+	SELECT r.id, '.srm', r.stage, greatest(rollout.window_start(p_at), rollout.window_start(r.stage_started_at)),
+		   a.nc, a.nb, a.nc, a.nb, a.nc, a.nb
+	FROM (SELECT coalesce(sum(w.n) FILTER (WHERE w.arm = 'candidate'), 0) AS nc,
+				 coalesce(sum(w.n) FILTER (WHERE w.arm = 'stable'), 0) AS nb
+		  FROM rollout.outcome_windows w
+		  WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+			AND w.window_start >= rollout.window_start(r.stage_started_at)
+			AND w.window_start < rollout.window_start(p_at)) a
+	ON CONFLICT (rollout_id, gate, stage) DO UPDATE SET counted_to = rollout.window_start(p_at),
+		n_candidate = excluded.n_candidate, n_baseline = excluded.n_baseline,
+		x_candidate = excluded.x_candidate, x_baseline = excluded.x_baseline,
+		y_candidate = excluded.y_candidate, y_baseline = excluded.y_baseline
+		WHERE x.counted_to < rollout.window_start(p_at);
 	SELECT array_agg(x.n_candidate ORDER BY x.stage), array_agg(x.n_baseline ORDER BY x.stage),
 		   array_agg(s.percent::float8 / 100 ORDER BY x.stage)
 		INTO v_c, v_b, v_share
@@ -451,12 +468,51 @@ DECLARE
 	v_store_a boolean[] := '{}';
 	v_short text;
 	v_collect_until timestamptz;
+	v_gates jsonb := coalesce(r.plan->'gates', '[]');
+	v_sums rollout.gate_tally_sums[];
+	v_fast boolean[];
+	v_tallied boolean := true;
+	v_i integer;
 BEGIN
-	FOR g IN SELECT * FROM jsonb_array_elements(coalesce(r.plan->'gates', '[]')) LOOP
+	-- The always-valid gates read their tallies (issue 15): tallied in three
+	-- statements (_tally_gates), then every gate's read at once. If the
+	-- tallies fail, each gate is evaluated on its own below, where the
+	-- failure becomes its 'error' verdict, as before.
+	BEGIN
+		PERFORM rollout._tally_gates(r, v_gates, p_at);
+	EXCEPTION WHEN OTHERS THEN
+		v_tallied := false;
+	END;
+	SELECT array_agg(s.t ORDER BY o.ord),
+		   array_agg(v_tallied AND (rollout._gate_set_tallied(o.x)
+					  OR o.x->>'test' IN ('event_share', 'sequential')
+						 AND (o.x->>'comparison' NOT IN ('rate', 'mean')
+							  OR o.x->>'comparison' = 'mean' AND o.x->>'metric' LIKE 'metrics.%')) ORDER BY o.ord)
+		INTO v_sums, v_fast
+		FROM jsonb_array_elements(v_gates) WITH ORDINALITY AS o(x, ord)
+		CROSS JOIN LATERAL (
+			SELECT ROW(array_agg(y.x_candidate ORDER BY y.stage), array_agg(y.x_baseline ORDER BY y.stage),
+					   array_agg(y.y_candidate ORDER BY y.stage), array_agg(y.y_baseline ORDER BY y.stage),
+					   array_agg(y.n_candidate::float8 / (y.n_candidate + y.n_baseline) ORDER BY y.stage),
+					   sum(y.n_candidate), sum(y.n_baseline), sum(y.x_candidate), sum(y.x_baseline),
+					   sum(y.sum_candidate), sum(y.sum_baseline), sum(y.sumsq_candidate), sum(y.sumsq_baseline),
+					   (array_agg(y.baseline_quantile ORDER BY y.stage DESC))[1],
+					   (SELECT st.started_at FROM rollout.stages st WHERE st.rollout_id = r.id AND st.stage = 1)
+					  )::rollout.gate_tally_sums AS t
+			FROM rollout.gate_tallies y
+			WHERE y.rollout_id = r.id AND y.gate = o.x->>'name' AND y.stage >= 1
+			  AND y.n_candidate + y.n_baseline > 0
+			  AND o.x->>'test' IN ('event_share', 'sequential')) s;
+
+	-- The gates in plan order, without a query.
+	FOR v_i IN 1..jsonb_array_length(v_gates) LOOP
+		g := v_gates->(v_i - 1);
 		v_name := g->>'name';
 		v_act := g->>'action';
 		-- Always-valid tests directly: _evaluate_gate would only pass them on.
-		IF g->>'test' IN ('event_share', 'sequential') THEN
+		IF v_fast[v_i] THEN
+			v := rollout._verdict_av(r, g, p_at, v_sums[v_i]);
+		ELSIF g->>'test' IN ('event_share', 'sequential') THEN
 			v := rollout._evaluate_gate_av(r, g, p_at);
 		ELSE
 			v := rollout._evaluate_gate(r, g, p_at);
@@ -531,8 +587,12 @@ BEGIN
 	PERFORM rollout._store_verdicts(r, v_store_g, v_store_v, p_at, v_store_a);
 
 	UPDATE rollout.rollouts SET fail_streak = v_streak, last_eval_at = p_at WHERE id = r.id;
-	UPDATE rollout.stages SET verdicts = v_verdicts WHERE rollout_id = r.id AND stage = r.stage;
-	SELECT * INTO r FROM rollout.rollouts WHERE id = r.id;
+	-- Unchanged verdicts (most evaluations) are not written again.
+	UPDATE rollout.stages SET verdicts = v_verdicts WHERE rollout_id = r.id AND stage = r.stage
+		AND verdicts IS DISTINCT FROM v_verdicts;
+	-- The row as the UPDATE left it, without reading it again.
+	r.fail_streak := v_streak;
+	r.last_eval_at := p_at;
 
 	IF cardinality(v_alerts) > 0 THEN
 		PERFORM rollout._log_event(r.agent, r.id, 'alert', NULL,
@@ -585,10 +645,14 @@ BEGIN
 	-- extension add one; the next step is taken when the current one ends.
 	v_collect_until := r.stage_started_at + make_interval(secs => v_bake * (1 + r.extensions));
 	v_need := coalesce((v_step->>'min_samples')::bigint, 0);
-	SELECT coalesce(sum(s.n) FILTER (WHERE s.arm = 'candidate'), 0),
-		   coalesce(sum(s.n) FILTER (WHERE s.arm = 'stable'), 0)
+	-- The stage's live windows so far (what _arm_counts() sums), read here.
+	SELECT coalesce(sum(w.n) FILTER (WHERE w.arm = 'candidate'), 0),
+		   coalesce(sum(w.n) FILTER (WHERE w.arm = 'stable'), 0)
 		INTO v_n_c, v_n_b
-		FROM rollout._arm_counts(r.id, rollout.window_start(r.stage_started_at), p_at + interval '1 microsecond', r.stage) s;
+		FROM rollout.outcome_windows w
+		WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+		  AND w.window_start >= rollout.window_start(r.stage_started_at)
+		  AND w.window_start < p_at + interval '1 microsecond';
 	IF v_n_c < v_need OR v_n_b < v_need THEN
 		v_short := pg_catalog.format('candidate %s, baseline %s, need %s', v_n_c, v_n_b, v_need);
 	END IF;
@@ -752,12 +816,19 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT x.id FROM rollout.rollouts x
+	-- The plan is stored compressed: its interval is taken out once per
+	-- rollout (OFFSET 0), not once per use; e #>> '{}' is what
+	-- x.plan->>'evaluation_interval_seconds' was, and the CASE what
+	-- _plan_seconds(x.plan, 'evaluation_interval_seconds', 300) was.
+	CROSS JOIN LATERAL (SELECT x.plan->'evaluation_interval_seconds' AS e OFFSET 0) p
 	WHERE rollout.is_active_state(x.state)
 	  AND (x.last_eval_at IS NULL
-		   OR jsonb_typeof(x.plan->'evaluation_interval_seconds') NOT IN ('number', 'null')
-		   OR NOT ((x.plan->>'evaluation_interval_seconds')::numeric BETWEEN 0 AND 1e9)
+		   OR jsonb_typeof(p.e) NOT IN ('number', 'null')
+		   OR NOT ((p.e #>> '{}')::numeric BETWEEN 0 AND 1e9)
 		   OR at >= x.last_eval_at
-				+ make_interval(secs => rollout._plan_seconds(x.plan, 'evaluation_interval_seconds', 300)))
+				+ make_interval(secs => CASE WHEN jsonb_typeof(p.e) = 'number'
+												  AND (p.e #>> '{}')::numeric BETWEEN 0 AND 1e9
+											 THEN (p.e #>> '{}')::float8 ELSE 300 END))
 	ORDER BY x.last_eval_at NULLS FIRST, x.id
 	LIMIT p_limit
 $$;

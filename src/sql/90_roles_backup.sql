@@ -274,8 +274,9 @@ GRANT EXECUTE ON FUNCTION
 	TO rollout_operator;
 
 -- The pieces of a tick (_tick_begin, _due_rollouts, _tick_rollout,
--- _tick_baselines, _store_verdicts) are granted to nobody: tick(), SECURITY DEFINER, and the
--- worker, which runs as the bootstrap superuser, call them.
+-- _tick_baselines, _store_verdicts, and the gates' _tally_gates,
+-- _gate_set_tallied and _verdict_av) are granted to nobody: tick(), SECURITY
+-- DEFINER, and the worker, which runs as the bootstrap superuser, call them.
 
 -- Admins: the registry, the emergency path, maintenance, settings. Direct
 -- edits of presets, settings and quality scales write an event (triggers).

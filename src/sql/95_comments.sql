@@ -443,3 +443,7 @@ COMMENT ON TYPE rollout.decision IS 'The routing decision route() returns, one p
 COMMENT ON TYPE rollout.ddsketch IS 'DDSketch: a mergeable quantile sketch with relative accuracy (latency and cost per window).';
 COMMENT ON TYPE rollout.mann_whitney_result IS 'Result of rollout.mann_whitney_agg: U and p-value.';
 COMMENT ON TYPE rollout.gate_verdict IS 'One gate evaluation: verdict and the statistics behind it.';
+COMMENT ON TYPE rollout.gate_tally_sums IS 'What an always-valid gate''s test reads from its tallies over the stages of a canary (internal to the tick).';
+COMMENT ON FUNCTION rollout._gate_set_tallied(jsonb) IS 'Whether _tally_gates() tallies a gate in its one statement for rates and means (internal).';
+COMMENT ON FUNCTION rollout._tally_gates(rollout.rollouts,jsonb,timestamp with time zone) IS 'Adds the ended windows to the tallies of every always-valid gate of a rollout, in three statements (internal).';
+COMMENT ON FUNCTION rollout._verdict_av(rollout.rollouts,jsonb,timestamp with time zone,rollout.gate_tally_sums) IS 'The verdict of an always-valid gate from its tallies (internal).';
