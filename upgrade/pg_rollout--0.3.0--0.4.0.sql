@@ -476,8 +476,10 @@ BEGIN
 				v_streak := v_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
 				v_acts := v_count >= coalesce((g->>'consecutive')::integer, 1);
 				IF v_acts THEN
-					v_rollback := v_rollback || pg_catalog.format('gate %s failed in %s consecutive windows while %s: %s',
-																  v_name, v_count, r.state, v.detail);
+					v_rollback := v_rollback || CASE WHEN v_count > 1
+						THEN pg_catalog.format('gate %s failed in %s consecutive windows while %s: %s',
+											   v_name, v_count, r.state, v.detail)
+						ELSE pg_catalog.format('gate %s failed while %s: %s', v_name, r.state, v.detail) END;
 				ELSE
 					detail := pg_catalog.format('%s: gate %s failed (%s of %s windows)', r.state, v_name, v_count,
 												g->>'consecutive');
