@@ -4,7 +4,8 @@
 -- the same name while the rollout lasts. Reference: docs/routing.md.
 
 -- Sets a standalone capability flag of an agent: on for percent % of its
--- callers (by unit, else session), whatever rollout runs. Audited.
+-- callers (by unit, else session, else tenant), whatever rollout runs.
+-- Audited.
 CREATE FUNCTION rollout.set_flag(agent text, flag text, percent numeric, reason text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
