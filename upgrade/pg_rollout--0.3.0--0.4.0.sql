@@ -408,6 +408,24 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION rollout._count_failing_window(p_streak jsonb, g jsonb, p_at timestamptz)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_name text := g->>'name';
+	v_count integer := coalesce((p_streak->v_name->>'count')::integer, 0);
+	v_last timestamptz := (p_streak->v_name->>'last')::timestamptz;
+BEGIN
+	IF v_last IS NULL OR p_at - v_last >= make_interval(secs => coalesce((g->>'window_seconds')::float8, 0)) THEN
+		v_count := v_count + 1;
+		v_last := p_at;
+	END IF;
+	RETURN p_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
+END
+$$;
+
 CREATE OR REPLACE FUNCTION rollout._tick_protect(r rollout.rollouts, p_at timestamptz,
 									  OUT action text, OUT detail text)
 LANGUAGE plpgsql
@@ -421,7 +439,6 @@ DECLARE
 	v_name text;
 	v_acts boolean;
 	v_count integer;
-	v_last timestamptz;
 	v_streak jsonb := r.fail_streak;
 	v_now text[] := '{}';
 	v_rollback text[] := '{}';
@@ -466,14 +483,8 @@ BEGIN
 				v_acts := true;
 				v_now := v_now || pg_catalog.format('gate %s failed while %s: %s', v_name, r.state, v.detail);
 			ELSE
-				-- A failing window counts once, as in _tick_canary.
-				v_count := coalesce((v_streak->v_name->>'count')::integer, 0);
-				v_last := (v_streak->v_name->>'last')::timestamptz;
-				IF v_last IS NULL OR p_at - v_last >= make_interval(secs => coalesce((g->>'window_seconds')::float8, 0)) THEN
-					v_count := v_count + 1;
-					v_last := p_at;
-				END IF;
-				v_streak := v_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
+				v_streak := rollout._count_failing_window(v_streak, g, p_at);
+				v_count := (v_streak->v_name->>'count')::integer;
 				v_acts := v_count >= coalesce((g->>'consecutive')::integer, 1);
 				IF v_acts THEN
 					v_rollback := v_rollback || CASE WHEN v_count > 1
@@ -1034,7 +1045,6 @@ DECLARE
 	v_act text;
 	v_streak jsonb := r.fail_streak;
 	v_count integer;
-	v_last timestamptz;
 	v_min bigint;
 	v_rollback_now text[] := '{}';
 	v_rollback text[] := '{}';
@@ -1142,13 +1152,8 @@ BEGIN
 				WHEN 'rollback_now' THEN
 					v_rollback_now := v_rollback_now || pg_catalog.format('gate %s failed: %s', v_name, v.detail);
 				WHEN 'rollback' THEN
-					v_count := coalesce((v_streak->v_name->>'count')::integer, 0);
-					v_last := (v_streak->v_name->>'last')::timestamptz;
-					IF v_last IS NULL OR p_at - v_last >= make_interval(secs => coalesce((g->>'window_seconds')::float8, 0)) THEN
-						v_count := v_count + 1;
-						v_last := p_at;
-					END IF;
-					v_streak := v_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
+					v_streak := rollout._count_failing_window(v_streak, g, p_at);
+					v_count := (v_streak->v_name->>'count')::integer;
 					IF v_count >= coalesce((g->>'consecutive')::integer, 1) THEN
 						v_rollback := v_rollback || pg_catalog.format('gate %s failed in %s consecutive windows', v_name, v_count);
 					ELSE
@@ -1396,4 +1401,5 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-
+REVOKE ALL ON FUNCTION rollout._count_failing_window(jsonb, jsonb, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION rollout._count_failing_window(jsonb,jsonb,timestamp with time zone) IS 'Counts a failing evaluation of a rollback gate in fail_streak, once per gate window.';

@@ -313,6 +313,27 @@ BEGIN
 END
 $$;
 
+-- Counts a failing evaluation of a rollback gate in a rollout's fail_streak:
+-- once per gate window, so that "consecutive" counts windows, not ticks.
+-- Returns the streak with {"<gate>": {"count": n, "last": <time counted>}}.
+CREATE FUNCTION rollout._count_failing_window(p_streak jsonb, g jsonb, p_at timestamptz)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_name text := g->>'name';
+	v_count integer := coalesce((p_streak->v_name->>'count')::integer, 0);
+	v_last timestamptz := (p_streak->v_name->>'last')::timestamptz;
+BEGIN
+	IF v_last IS NULL OR p_at - v_last >= make_interval(secs => coalesce((g->>'window_seconds')::float8, 0)) THEN
+		v_count := v_count + 1;
+		v_last := p_at;
+	END IF;
+	RETURN p_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
+END
+$$;
+
 -- A paused or awaiting_approval rollout: its candidate still serves, so
 -- the gates that roll back are still evaluated and act as they would in
 -- canary: every one is evaluated and stored, each alerts once per failure
@@ -332,7 +353,6 @@ DECLARE
 	v_name text;
 	v_acts boolean;
 	v_count integer;
-	v_last timestamptz;
 	v_streak jsonb := r.fail_streak;
 	v_now text[] := '{}';
 	v_rollback text[] := '{}';
@@ -377,14 +397,8 @@ BEGIN
 				v_acts := true;
 				v_now := v_now || pg_catalog.format('gate %s failed while %s: %s', v_name, r.state, v.detail);
 			ELSE
-				-- A failing window counts once, as in _tick_canary.
-				v_count := coalesce((v_streak->v_name->>'count')::integer, 0);
-				v_last := (v_streak->v_name->>'last')::timestamptz;
-				IF v_last IS NULL OR p_at - v_last >= make_interval(secs => coalesce((g->>'window_seconds')::float8, 0)) THEN
-					v_count := v_count + 1;
-					v_last := p_at;
-				END IF;
-				v_streak := v_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
+				v_streak := rollout._count_failing_window(v_streak, g, p_at);
+				v_count := (v_streak->v_name->>'count')::integer;
 				v_acts := v_count >= coalesce((g->>'consecutive')::integer, 1);
 				IF v_acts THEN
 					v_rollback := v_rollback || CASE WHEN v_count > 1
@@ -444,7 +458,6 @@ DECLARE
 	v_act text;
 	v_streak jsonb := r.fail_streak;
 	v_count integer;
-	v_last timestamptz;
 	v_min bigint;
 	v_rollback_now text[] := '{}';
 	v_rollback text[] := '{}';
@@ -552,13 +565,8 @@ BEGIN
 				WHEN 'rollback_now' THEN
 					v_rollback_now := v_rollback_now || pg_catalog.format('gate %s failed: %s', v_name, v.detail);
 				WHEN 'rollback' THEN
-					v_count := coalesce((v_streak->v_name->>'count')::integer, 0);
-					v_last := (v_streak->v_name->>'last')::timestamptz;
-					IF v_last IS NULL OR p_at - v_last >= make_interval(secs => coalesce((g->>'window_seconds')::float8, 0)) THEN
-						v_count := v_count + 1;
-						v_last := p_at;
-					END IF;
-					v_streak := v_streak || jsonb_build_object(v_name, jsonb_build_object('count', v_count, 'last', v_last));
+					v_streak := rollout._count_failing_window(v_streak, g, p_at);
+					v_count := (v_streak->v_name->>'count')::integer;
 					IF v_count >= coalesce((g->>'consecutive')::integer, 1) THEN
 						v_rollback := v_rollback || pg_catalog.format('gate %s failed in %s consecutive windows', v_name, v_count);
 					ELSE

@@ -378,6 +378,7 @@ COMMENT ON FUNCTION rollout.set_flag(text,text,numeric,text) IS 'Sets a standalo
 COMMENT ON FUNCTION rollout.remove_flag(text,text,text) IS 'Removes a standalone capability flag of an agent; the change is an event.';
 COMMENT ON FUNCTION rollout._check_flag(text) IS 'Raises invalid_parameter_value unless the argument is a flag name as plans have them.';
 COMMENT ON FUNCTION rollout._flags_valid(jsonb) IS 'Whether an agent''s standalone flags are well formed (the CHECK of rollout.agents.flags).';
+COMMENT ON FUNCTION rollout._count_failing_window(jsonb,jsonb,timestamp with time zone) IS 'Counts a failing evaluation of a rollback gate in fail_streak, once per gate window.';
 COMMENT ON FUNCTION rollout._shadow_guards(rollout.rollouts,timestamp with time zone) IS 'The shadow phase''s gates that roll back, on the candidate''s shadow outputs, in every state of the phase.';
 COMMENT ON FUNCTION rollout.set_service_roles(text,text[],text) IS 'Names the roles allowed to route and record for an agent (NULL: every member of rollout_service); the change is an event.';
 COMMENT ON FUNCTION rollout.finish_restore() IS 'Run once after restoring a dump: re-bases outcome transaction ids and the fold watermark so refresh_aggregates() neither double-counts nor skips rows; writes an event.';
