@@ -212,6 +212,53 @@ SELECT has_function_privilege('rollout_service', 'rollout.record(text, integer, 
        has_function_privilege('rollout_reader', 'rollout.refresh_aggregates(timestamptz)', 'EXECUTE') AS reader_refreshes,
        has_function_privilege('rollout_operator', 'rollout.maintain_outcomes(timestamptz)', 'EXECUTE') AS operator_maintains;
 
+-- record() is not SECURITY DEFINER (0.5.0): its C function runs its own
+-- statements as the function's owner with search_path pg_catalog. A LOGIN
+-- service whose search path puts a schema with a failing = on text before
+-- pg_catalog still records (a fresh agent, so the per-backend caches load
+-- under that path), its outcome lands in the rollout, and the caller's role
+-- and search path are back after the call, after an error caught by a
+-- savepoint too. A reader has no EXECUTE.
+CREATE SCHEMA hostile;
+CREATE FUNCTION hostile.texteq_fail(text, text) RETURNS boolean LANGUAGE plpgsql
+AS $$ BEGIN RAISE EXCEPTION 'the hostile operator ran'; END $$;
+CREATE OPERATOR hostile.= (LEFTARG = text, RIGHTARG = text, FUNCTION = hostile.texteq_fail);
+GRANT USAGE ON SCHEMA hostile TO PUBLIC;
+CREATE ROLE outcomes_service LOGIN IN ROLE rollout_service;
+CREATE ROLE outcomes_reader LOGIN IN ROLE rollout_reader;
+SELECT rollout.create_agent('hostile-bot');
+SELECT rollout.create_version('hostile-bot', 'One.', 'gpt-4o-2024-08-06');
+SELECT rollout.create_version('hostile-bot', 'Two.', 'gpt-4o-2024-08-06');
+SELECT rollout.set_label('hostile-bot', 'production', 1);
+SELECT rollout.start('hostile-bot', 2, risk => 'low') > 0 AS started;
+SET ROLE outcomes_service;
+SET search_path = hostile, pg_catalog;
+SELECT 'a' = 'b' AS hostile_operator_in_effect;
+SELECT rollout.record('hostile-bot', 2, 'u-hostile', success => true);
+SELECT current_user, current_setting('search_path') AS search_path;
+BEGIN;
+SAVEPOINT s;
+SELECT rollout.record('hostile-bot', 99, 'u-bad');
+ROLLBACK TO SAVEPOINT s;
+SELECT current_user AS after_error, current_setting('search_path') AS search_path;
+SELECT rollout.record('hostile-bot', 1, 'u-after-error', success => false);
+COMMIT;
+RESET search_path;
+RESET ROLE;
+SELECT o.unit, o.version, o.rollout_id = r.id AS in_rollout, o.arm, o.success
+FROM rollout.outcomes o JOIN rollout.rollouts r ON r.agent = o.agent
+WHERE o.agent = 'hostile-bot' ORDER BY o.unit;
+SET ROLE outcomes_reader;
+SELECT rollout.record('hostile-bot', 1, 'u-reader');
+RESET ROLE;
+SELECT p.prosecdef AS record_security_definer, p.proconfig AS record_config
+FROM pg_proc p WHERE p.oid = 'rollout.record(text, integer, text, boolean, float8, float8, float8, boolean, boolean, smallint, jsonb, boolean, timestamptz, text)'::regprocedure;
+DROP ROLE outcomes_service;
+DROP ROLE outcomes_reader;
+SET client_min_messages = warning;
+DROP SCHEMA hostile CASCADE;
+RESET client_min_messages;
+
 UPDATE rollout.outcome_settings SET retention = DEFAULT;
 
 -- Leave the shared test database as this file found it: the next file

@@ -12,6 +12,10 @@
  * transaction that commits late is folded by a later refresh, never lost
  * and never counted twice.
  *
+ * record() is not declared SECURITY DEFINER: it becomes the function's
+ * owner, with pg_catalog as the only search path, for the statements it
+ * runs (OutcomeBecomeOwner), at a fraction of fmgr's per-call cost.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -19,6 +23,8 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -27,7 +33,10 @@
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/jsonb.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
 #include "utils/numeric.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "outcome.h"
@@ -38,7 +47,18 @@ PG_FUNCTION_INFO_V1(rollout_outcome_problem);
 
 #define RECORD_NPARAMS 18
 
+/* The caller's user and search path while record() runs as the owner. */
+typedef struct OwnerSwitch
+{
+	Oid			userid;
+	int			sec_context;
+	int			nestlevel;
+} OwnerSwitch;
+
 static SPIPlanPtr InsertPlan = NULL;
+
+/* The default metrics '{}', built once per backend. */
+static Jsonb *EmptyMetrics = NULL;
 
 /*
  * rollout.clock_tolerance: how far, in seconds, an outcome's `at` may lie
@@ -275,6 +295,58 @@ GetInsertPlan(void)
 	return plan;
 }
 
+/*
+ * Makes the called function's owner the current user, with a search path
+ * of pg_catalog alone, for the statements record() runs: what SECURITY
+ * DEFINER with SET search_path would do, without the two search_path
+ * assignments fmgr makes around every call of such a function (on
+ * PostgreSQL 15 they cost record() a tenth of an INSERT's throughput).
+ * The caller's own role stays the outer user (GetOuterUserId), which the
+ * service check reads. Nothing needs undoing on error: transaction and
+ * subtransaction abort restore the user and the search path, as they do
+ * for SECURITY DEFINER functions. OutcomeLeaveOwner undoes it on success.
+ */
+static void
+OutcomeBecomeOwner(FunctionCallInfo fcinfo, OwnerSwitch *sw)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&sw->userid, &sw->sec_context);
+	SetUserIdAndSecContext(owner, sw->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+#if PG_VERSION_NUM < 170000
+	{
+		OverrideSearchPath path;
+
+		memset(&path, 0, sizeof(path));
+		path.addCatalog = true;
+		PushOverrideSearchPath(&path);
+	}
+#else
+	sw->nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+#endif
+}
+
+/* Returns to the caller's user and search path (OutcomeBecomeOwner). */
+static void
+OutcomeLeaveOwner(OwnerSwitch *sw)
+{
+#if PG_VERSION_NUM < 170000
+	PopOverrideSearchPath();
+#else
+	AtEOXact_GUC(true, sw->nestlevel);
+#endif
+	SetUserIdAndSecContext(sw->userid, sw->sec_context);
+}
+
 /* Returns argument n as a C string, or errors naming it when it is NULL. */
 static char *
 RequiredText(FunctionCallInfo fcinfo, int n, const char *argname)
@@ -324,6 +396,7 @@ rollout_record(PG_FUNCTION_ARGS)
 	Datum		values[RECORD_NPARAMS];
 	char		nulls[RECORD_NPARAMS];
 	int			rc;
+	OwnerSwitch sw;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -343,6 +416,7 @@ rollout_record(PG_FUNCTION_ARGS)
 		OutcomeCheckMetrics(metrics, 0);
 	}
 
+	OutcomeBecomeOwner(fcinfo, &sw);
 	SPI_connect();
 	OutcomeRequireService(agent);
 	if (PG_NARGS() > 13 && !PG_ARGISNULL(13))
@@ -376,13 +450,20 @@ rollout_record(PG_FUNCTION_ARGS)
 	values[15] = BoolGetDatum(!PG_ARGISNULL(8) && PG_GETARG_BOOL(8));
 	values[16] = PG_ARGISNULL(9) ? (Datum) 0 : PG_GETARG_DATUM(9);
 	nulls[16] = PG_ARGISNULL(9) ? 'n' : ' ';
-	values[17] = metrics ? JsonbPGetDatum(metrics) :
-		DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	if (metrics == NULL && EmptyMetrics == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		EmptyMetrics = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+		MemoryContextSwitchTo(old);
+	}
+	values[17] = JsonbPGetDatum(metrics ? metrics : EmptyMetrics);
 
 	rc = SPI_execute_plan(GetInsertPlan(), values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "pg_rollout: outcome insert failed: %s", SPI_result_code_string(rc));
 	SPI_finish();
+	OutcomeLeaveOwner(&sw);
 	PG_RETURN_VOID();
 }
 

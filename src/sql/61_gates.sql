@@ -363,47 +363,44 @@ DECLARE
 	v_to timestamptz := rollout.window_start(p_at);
 	v_g jsonb;
 BEGIN
-	-- Rates and means: the windows are read once (MATERIALIZED), not once
-	-- per gate.
-	WITH a AS MATERIALIZED (SELECT
-			coalesce(sum(w.n) FILTER (WHERE w.arm = 'candidate'), 0) AS n_c,
-			coalesce(sum(w.n) FILTER (WHERE w.arm = 'stable'), 0) AS n_b,
-			coalesce(sum(w.n_success_known) FILTER (WHERE w.arm = 'candidate'), 0) AS nsk_c,
-			coalesce(sum(w.n_success_known) FILTER (WHERE w.arm = 'stable'), 0) AS nsk_b,
-			coalesce(sum(w.n_success_known - w.n_success) FILTER (WHERE w.arm = 'candidate'), 0) AS fail_c,
-			coalesce(sum(w.n_success_known - w.n_success) FILTER (WHERE w.arm = 'stable'), 0) AS fail_b,
-			coalesce(sum(w.n_error) FILTER (WHERE w.arm = 'candidate'), 0) AS err_c,
-			coalesce(sum(w.n_error) FILTER (WHERE w.arm = 'stable'), 0) AS err_b,
-			coalesce(sum(w.n_safety) FILTER (WHERE w.arm = 'candidate'), 0) AS saf_c,
-			coalesce(sum(w.n_safety) FILTER (WHERE w.arm = 'stable'), 0) AS saf_b,
-			coalesce(sum(w.n_quality) FILTER (WHERE w.arm = 'candidate'), 0) AS nq_c,
-			coalesce(sum(w.n_quality) FILTER (WHERE w.arm = 'stable'), 0) AS nq_b,
-			coalesce(sum(w.n_latency) FILTER (WHERE w.arm = 'candidate'), 0) AS nl_c,
-			coalesce(sum(w.n_latency) FILTER (WHERE w.arm = 'stable'), 0) AS nl_b,
-			coalesce(sum(w.n_cost) FILTER (WHERE w.arm = 'candidate'), 0) AS nco_c,
-			coalesce(sum(w.n_cost) FILTER (WHERE w.arm = 'stable'), 0) AS nco_b,
-			coalesce(sum(w.sum_quality) FILTER (WHERE w.arm = 'candidate'), 0) AS sq_c,
-			coalesce(sum(w.sum_quality) FILTER (WHERE w.arm = 'stable'), 0) AS sq_b,
-			coalesce(sum(w.sum_latency) FILTER (WHERE w.arm = 'candidate'), 0) AS sl_c,
-			coalesce(sum(w.sum_latency) FILTER (WHERE w.arm = 'stable'), 0) AS sl_b,
-			coalesce(sum(w.sum_cost) FILTER (WHERE w.arm = 'candidate'), 0) AS sco_c,
-			coalesce(sum(w.sum_cost) FILTER (WHERE w.arm = 'stable'), 0) AS sco_b,
-			coalesce(sum(w.sumsq_quality) FILTER (WHERE w.arm = 'candidate'), 0) AS qq_c,
-			coalesce(sum(w.sumsq_quality) FILTER (WHERE w.arm = 'stable'), 0) AS qq_b,
-			coalesce(sum(w.sumsq_latency) FILTER (WHERE w.arm = 'candidate'), 0) AS ql_c,
-			coalesce(sum(w.sumsq_latency) FILTER (WHERE w.arm = 'stable'), 0) AS ql_b,
-			coalesce(sum(w.sumsq_cost) FILTER (WHERE w.arm = 'candidate'), 0) AS qco_c,
-			coalesce(sum(w.sumsq_cost) FILTER (WHERE w.arm = 'stable'), 0) AS qco_b,
+	-- Rates and means: the windows are read once, summed per arm (s), and
+	-- the two arms' sums put side by side (a, MATERIALIZED: once, not once
+	-- per gate).
+	WITH s AS (SELECT w.arm, sum(w.n) AS n, sum(w.n_success_known) AS nsk,
+			sum(w.n_success_known - w.n_success) AS fail, sum(w.n_error) AS err,
+			sum(w.n_safety) AS saf, sum(w.n_quality) AS nq, sum(w.n_latency) AS nl,
+			sum(w.n_cost) AS nco, sum(w.sum_quality) AS sq, sum(w.sum_latency) AS sl,
+			sum(w.sum_cost) AS sco, sum(w.sumsq_quality) AS qq, sum(w.sumsq_latency) AS ql,
+			sum(w.sumsq_cost) AS qco,
 			-- Counts summed as float8 row by row, as a mean gate sums them.
-			coalesce(sum(w.n_success::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS fs_c,
-			coalesce(sum(w.n_success::float8) FILTER (WHERE w.arm = 'stable'), 0) AS fs_b,
-			coalesce(sum(w.n_error::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS fe_c,
-			coalesce(sum(w.n_error::float8) FILTER (WHERE w.arm = 'stable'), 0) AS fe_b,
-			coalesce(sum(w.n_safety::float8) FILTER (WHERE w.arm = 'candidate'), 0) AS fsa_c,
-			coalesce(sum(w.n_safety::float8) FILTER (WHERE w.arm = 'stable'), 0) AS fsa_b
+			sum(w.n_success::float8) AS fs, sum(w.n_error::float8) AS fe,
+			sum(w.n_safety::float8) AS fsa
 		FROM rollout.outcome_windows w
 		WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
-		  AND w.window_start >= v_stage_from AND w.window_start < v_to)
+		  AND w.window_start >= v_stage_from AND w.window_start < v_to
+		  AND w.arm IN ('candidate', 'stable')
+		GROUP BY w.arm),
+	a AS MATERIALIZED (SELECT
+			coalesce(c.n, 0) AS n_c, coalesce(b.n, 0) AS n_b,
+			coalesce(c.nsk, 0) AS nsk_c, coalesce(b.nsk, 0) AS nsk_b,
+			coalesce(c.fail, 0) AS fail_c, coalesce(b.fail, 0) AS fail_b,
+			coalesce(c.err, 0) AS err_c, coalesce(b.err, 0) AS err_b,
+			coalesce(c.saf, 0) AS saf_c, coalesce(b.saf, 0) AS saf_b,
+			coalesce(c.nq, 0) AS nq_c, coalesce(b.nq, 0) AS nq_b,
+			coalesce(c.nl, 0) AS nl_c, coalesce(b.nl, 0) AS nl_b,
+			coalesce(c.nco, 0) AS nco_c, coalesce(b.nco, 0) AS nco_b,
+			coalesce(c.sq, 0) AS sq_c, coalesce(b.sq, 0) AS sq_b,
+			coalesce(c.sl, 0) AS sl_c, coalesce(b.sl, 0) AS sl_b,
+			coalesce(c.sco, 0) AS sco_c, coalesce(b.sco, 0) AS sco_b,
+			coalesce(c.qq, 0) AS qq_c, coalesce(b.qq, 0) AS qq_b,
+			coalesce(c.ql, 0) AS ql_c, coalesce(b.ql, 0) AS ql_b,
+			coalesce(c.qco, 0) AS qco_c, coalesce(b.qco, 0) AS qco_b,
+			coalesce(c.fs, 0) AS fs_c, coalesce(b.fs, 0) AS fs_b,
+			coalesce(c.fe, 0) AS fe_c, coalesce(b.fe, 0) AS fe_b,
+			coalesce(c.fsa, 0) AS fsa_c, coalesce(b.fsa, 0) AS fsa_b
+		FROM (SELECT) one
+		LEFT JOIN s c ON c.arm = 'candidate'
+		LEFT JOIN s b ON b.arm = 'stable')
 	INSERT INTO rollout.gate_tallies AS x (rollout_id, gate, stage, counted_to, n_candidate,
 		n_baseline, x_candidate, x_baseline, y_candidate, y_baseline, sum_candidate, sum_baseline,
 		sumsq_candidate, sumsq_baseline)

@@ -42,7 +42,9 @@ END
 $$;
 
 -- Records the verdicts of one evaluation in one statement, in gate order:
--- g[i], v[i] and acted[i] as _store_verdict() takes them.
+-- g[i], v[i] and acted[i] as _store_verdict() takes them. The arrays are
+-- unnested side by side (ROWS FROM), so each verdict is taken apart once,
+-- not once per column (issue 15).
 CREATE FUNCTION rollout._store_verdicts(r rollout.rollouts, g jsonb[], v rollout.gate_verdict[],
 										p_at timestamptz, acted boolean[])
 RETURNS void
@@ -53,16 +55,18 @@ BEGIN
 	INSERT INTO rollout.gate_results (rollout_id, stage, at, gate, metric, comparison, test, verdict,
 		statistic, p_value, estimate, ci_low, ci_high, n_candidate, n_baseline,
 		value_candidate, value_baseline, threshold, window_from, window_to, action, acted, detail)
-	SELECT r.id, r.stage, p_at, g[x.i]->>'name', g[x.i]->>'metric', g[x.i]->>'comparison', g[x.i]->>'test',
-		(v[x.i]).verdict, (v[x.i]).statistic, (v[x.i]).p_value, (v[x.i]).estimate, (v[x.i]).ci_low, (v[x.i]).ci_high,
-		(v[x.i]).n_candidate, (v[x.i]).n_baseline, (v[x.i]).value_candidate, (v[x.i]).value_baseline,
-		jsonb_build_object('margin', g[x.i]->'margin', 'ratio', g[x.i]->'ratio', 'alpha', g[x.i]->'alpha',
-						   'min_samples', g[x.i]->'min_samples', 'window', g[x.i]->'window',
-						   'mode', g[x.i]->'mode', 'higher_is_better', g[x.i]->'higher_is_better',
-						   'fail_margin', g[x.i]->'fail_margin', 'fail_ratio', g[x.i]->'fail_ratio',
-						   'pass_alpha', g[x.i]->'pass_alpha', 'prove_at_percent', g[x.i]->'prove_at_percent'),
-		(v[x.i]).window_from, (v[x.i]).window_to, g[x.i]->>'action', acted[x.i], (v[x.i]).detail
-	FROM generate_subscripts(g, 1) AS x(i)
+	SELECT r.id, r.stage, p_at, x.g->>'name', x.g->>'metric', x.g->>'comparison', x.g->>'test',
+		x.verdict, x.statistic, x.p_value, x.estimate, x.ci_low, x.ci_high,
+		x.n_candidate, x.n_baseline, x.value_candidate, x.value_baseline,
+		jsonb_build_object('margin', x.g->'margin', 'ratio', x.g->'ratio', 'alpha', x.g->'alpha',
+						   'min_samples', x.g->'min_samples', 'window', x.g->'window',
+						   'mode', x.g->'mode', 'higher_is_better', x.g->'higher_is_better',
+						   'fail_margin', x.g->'fail_margin', 'fail_ratio', x.g->'fail_ratio',
+						   'pass_alpha', x.g->'pass_alpha', 'prove_at_percent', x.g->'prove_at_percent'),
+		x.window_from, x.window_to, x.g->>'action', x.acted, x.detail
+	FROM ROWS FROM (unnest(g), unnest(v), unnest(acted)) WITH ORDINALITY
+		AS x(g, verdict, statistic, p_value, estimate, ci_low, ci_high, n_candidate, n_baseline,
+			 value_candidate, value_baseline, window_from, window_to, detail, acted, i)
 	ORDER BY x.i;
 END
 $$;
@@ -498,26 +502,34 @@ BEGIN
 	EXCEPTION WHEN OTHERS THEN
 		v_tallied := false;
 	END;
-	SELECT array_agg(s.t ORDER BY o.ord),
+	-- Every gate's tallies in one grouped read (a gate without rows, or not
+	-- always-valid, gets NULLs but for canary_from), not one read per gate.
+	SELECT array_agg(ROW(s.xc, s.xb, s.yc, s.yb, s.share, s.nc, s.nb, s.sxc, s.sxb, s.sc, s.sb,
+						 s.qc, s.qb, s.base,
+						 (SELECT st.started_at FROM rollout.stages st
+						  WHERE st.rollout_id = r.id AND st.stage = 1))::rollout.gate_tally_sums
+					 ORDER BY o.ord),
 		   array_agg(v_tallied AND (rollout._gate_set_tallied(o.x)
 					  OR o.x->>'test' IN ('event_share', 'sequential')
 						 AND (o.x->>'comparison' NOT IN ('rate', 'mean')
 							  OR o.x->>'comparison' = 'mean' AND o.x->>'metric' LIKE 'metrics.%')) ORDER BY o.ord)
 		INTO v_sums, v_fast
 		FROM jsonb_array_elements(v_gates) WITH ORDINALITY AS o(x, ord)
-		CROSS JOIN LATERAL (
-			SELECT ROW(array_agg(y.x_candidate ORDER BY y.stage), array_agg(y.x_baseline ORDER BY y.stage),
-					   array_agg(y.y_candidate ORDER BY y.stage), array_agg(y.y_baseline ORDER BY y.stage),
-					   array_agg(y.n_candidate::float8 / (y.n_candidate + y.n_baseline) ORDER BY y.stage),
-					   sum(y.n_candidate), sum(y.n_baseline), sum(y.x_candidate), sum(y.x_baseline),
-					   sum(y.sum_candidate), sum(y.sum_baseline), sum(y.sumsq_candidate), sum(y.sumsq_baseline),
-					   (array_agg(y.baseline_quantile ORDER BY y.stage DESC))[1],
-					   (SELECT st.started_at FROM rollout.stages st WHERE st.rollout_id = r.id AND st.stage = 1)
-					  )::rollout.gate_tally_sums AS t
+		LEFT JOIN (
+			SELECT y.gate, array_agg(y.x_candidate ORDER BY y.stage) AS xc,
+				   array_agg(y.x_baseline ORDER BY y.stage) AS xb,
+				   array_agg(y.y_candidate ORDER BY y.stage) AS yc,
+				   array_agg(y.y_baseline ORDER BY y.stage) AS yb,
+				   array_agg(y.n_candidate::float8 / (y.n_candidate + y.n_baseline) ORDER BY y.stage) AS share,
+				   sum(y.n_candidate) AS nc, sum(y.n_baseline) AS nb,
+				   sum(y.x_candidate) AS sxc, sum(y.x_baseline) AS sxb,
+				   sum(y.sum_candidate) AS sc, sum(y.sum_baseline) AS sb,
+				   sum(y.sumsq_candidate) AS qc, sum(y.sumsq_baseline) AS qb,
+				   (array_agg(y.baseline_quantile ORDER BY y.stage DESC))[1] AS base
 			FROM rollout.gate_tallies y
-			WHERE y.rollout_id = r.id AND y.gate = o.x->>'name' AND y.stage >= 1
-			  AND y.n_candidate + y.n_baseline > 0
-			  AND o.x->>'test' IN ('event_share', 'sequential')) s;
+			WHERE y.rollout_id = r.id AND y.stage >= 1 AND y.n_candidate + y.n_baseline > 0
+			GROUP BY y.gate) s
+		  ON s.gate = o.x->>'name' AND o.x->>'test' IN ('event_share', 'sequential');
 
 	-- The gates in plan order, without a query.
 	FOR v_i IN 1..jsonb_array_length(v_gates) LOOP
