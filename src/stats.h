@@ -15,6 +15,8 @@
 
 #include "postgres.h"
 
+#include "utils/array.h"
+
 /* The alternative hypothesis, in scipy's words. */
 typedef enum StatsAlternative
 {
@@ -102,5 +104,9 @@ typedef struct StatsShareSegment
 extern void StatsEventShare(const StatsShareSegment *seg, int nseg, double theta0,
 							StatsAlternative alternative,
 							double *log_e, double *p_value, double *estimate);
+
+/* Validated segments from event_share_test()'s array arguments. */
+extern int	StatsShareSegmentsFromArrays(ArrayType *x_candidate, ArrayType *x_baseline,
+										 ArrayType *share, StatsShareSegment **seg);
 
 #endif							/* ROLLOUT_STATS_H */

@@ -209,14 +209,15 @@ ShareArrayArg(ArrayType *arr, Oid elemtype, const char *argname, Datum **elems, 
 }
 
 /*
- * SQL: rollout.event_share_test(x_candidate bigint[], x_baseline bigint[],
- * share float8[], ratio float8, alternative text)
- * RETURNS TABLE(log_e float8, p_value float8, estimate float8)
+ * The segments of the event-share test from its three array arguments,
+ * validated as rollout.event_share_test() documents them; segments where
+ * one arm had every exposure (share 0 or 1) are left out. Returns their
+ * number; *seg is palloc'd.
  */
-Datum
-rollout_event_share_test(PG_FUNCTION_ARGS)
+int
+StatsShareSegmentsFromArrays(ArrayType *x_candidate, ArrayType *x_baseline, ArrayType *share,
+							 StatsShareSegment **seg)
 {
-	StatsAlternative alternative = StatsAlternativeArg(PG_GETARG_TEXT_PP(4), "alternative");
 	Datum	   *xc,
 			   *xb,
 			   *sh;
@@ -224,21 +225,10 @@ rollout_event_share_test(PG_FUNCTION_ARGS)
 				nb,
 				ns,
 				nseg = 0;
-	StatsShareSegment *seg;
-	TupleDesc	tupdesc;
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
-	double		log_e,
-				p_value,
-				estimate;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("function returning record called in context that cannot accept type record")));
-	ShareArrayArg(PG_GETARG_ARRAYTYPE_P(0), INT8OID, "x_candidate", &xc, &nc);
-	ShareArrayArg(PG_GETARG_ARRAYTYPE_P(1), INT8OID, "x_baseline", &xb, &nb);
-	ShareArrayArg(PG_GETARG_ARRAYTYPE_P(2), FLOAT8OID, "share", &sh, &ns);
+	ShareArrayArg(x_candidate, INT8OID, "x_candidate", &xc, &nc);
+	ShareArrayArg(x_baseline, INT8OID, "x_baseline", &xb, &nb);
+	ShareArrayArg(share, FLOAT8OID, "share", &sh, &ns);
 	if (nc != nb || nc != ns)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
@@ -250,7 +240,7 @@ rollout_event_share_test(PG_FUNCTION_ARGS)
 				 errmsg("at most %d segments are supported", STATS_SHARE_MAX_SEGMENTS),
 				 errdetail("%d were given; merge segments with the same share first.", nc)));
 
-	seg = palloc(sizeof(StatsShareSegment) * Max(nc, 1));
+	*seg = palloc(sizeof(StatsShareSegment) * Max(nc, 1));
 	for (int i = 0; i < nc; i++)
 	{
 		int64		c = DatumGetInt64(xc[i]);
@@ -267,11 +257,38 @@ rollout_event_share_test(PG_FUNCTION_ARGS)
 		/* a segment where one arm had every exposure says nothing */
 		if (s <= 0 || s >= 1)
 			continue;
-		seg[nseg].x_candidate = c;
-		seg[nseg].x_baseline = b;
-		seg[nseg].share = s;
+		(*seg)[nseg].x_candidate = c;
+		(*seg)[nseg].x_baseline = b;
+		(*seg)[nseg].share = s;
 		nseg++;
 	}
+	return nseg;
+}
+
+/*
+ * SQL: rollout.event_share_test(x_candidate bigint[], x_baseline bigint[],
+ * share float8[], ratio float8, alternative text)
+ * RETURNS TABLE(log_e float8, p_value float8, estimate float8)
+ */
+Datum
+rollout_event_share_test(PG_FUNCTION_ARGS)
+{
+	StatsAlternative alternative = StatsAlternativeArg(PG_GETARG_TEXT_PP(4), "alternative");
+	int			nseg;
+	StatsShareSegment *seg;
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	double		log_e,
+				p_value,
+				estimate;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("function returning record called in context that cannot accept type record")));
+	nseg = StatsShareSegmentsFromArrays(PG_GETARG_ARRAYTYPE_P(0), PG_GETARG_ARRAYTYPE_P(1),
+										PG_GETARG_ARRAYTYPE_P(2), &seg);
 	StatsEventShare(seg, nseg, PG_GETARG_FLOAT8(3), alternative, &log_e, &p_value, &estimate);
 
 	values[0] = Float8GetDatum(log_e);

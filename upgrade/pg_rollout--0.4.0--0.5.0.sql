@@ -519,3 +519,21 @@ BEGIN
 END
 $$;
 
+
+
+-- Gate verdicts in C (issue 15, 0.5.0): rollout._verdict_av() and
+-- rollout._eta() become C functions (src/gate_verdict.c) with the same
+-- arguments, results, privileges and comments; sql/verdict_reference.sql
+-- compares them with the PL/pgSQL they replace. CREATE OR REPLACE drops
+-- their SET search_path (a C function has no use for it).
+
+CREATE OR REPLACE FUNCTION rollout._eta(p_elapsed interval, p_factor float8) RETURNS text
+AS 'MODULE_PATHNAME', 'rollout_eta'
+LANGUAGE C IMMUTABLE;
+
+CREATE OR REPLACE FUNCTION rollout._verdict_av(r rollout.rollouts, g jsonb, p_at timestamptz,
+									t rollout.gate_tally_sums)
+RETURNS rollout.gate_verdict
+AS 'MODULE_PATHNAME', 'rollout_verdict_av'
+LANGUAGE C VOLATILE;
+
