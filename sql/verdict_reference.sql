@@ -272,6 +272,24 @@ SELECT count(*) AS compared, count(*) FILTER (WHERE want IS DISTINCT FROM got) A
 FROM ref_results;
 SELECT (want).verdict, (want).detail, (got).verdict, (got).detail
 FROM ref_results WHERE want IS DISTINCT FROM got LIMIT 5;
+-- Missing and NULL inputs: a gate without test, comparison, metric or
+-- higher_is_better, no gate at all, no tallies, no rollout row, a rollout
+-- without share, stage or plan. The same rows come back (no crash, no
+-- error where SQL gave a verdict).
+CREATE TEMP TABLE ref_null_cases AS
+SELECT v.g, v.r, c.at, v.t
+FROM (SELECT * FROM ref_cases LIMIT 330) c
+CROSS JOIN LATERAL (VALUES
+	(c.g - 'test', c.r, c.t), (c.g - 'comparison', c.r, c.t), (c.g - 'metric', c.r, c.t),
+	(c.g - 'higher_is_better' - 'mode', c.r, c.t), (c.g - 'test' - 'comparison', c.r, c.t),
+	(NULL::jsonb, c.r, c.t), (c.g, c.r, NULL::rollout.gate_tally_sums), (c.g, NULL::rollout.rollouts, c.t),
+	(c.g, jsonb_populate_record(c.r, '{"percent": null, "stage": null}'), c.t),
+	(c.g, jsonb_populate_record(c.r, '{"plan": null, "stage_started_at": null}'), c.t)) v(g, r, t);
+SELECT count(*) AS compared,
+	   count(*) FILTER (WHERE pg_temp.verdict_av_reference(r, g, at, t)
+							  IS DISTINCT FROM rollout._verdict_av(r, g, at, t)) AS differ
+FROM ref_null_cases;
+
 -- _eta over odd elapsed times and factors.
 SELECT count(*) AS eta_cases,
 	   count(*) FILTER (WHERE pg_temp.eta_reference(e, f) IS DISTINCT FROM rollout._eta(e, f)) AS eta_differ

@@ -102,10 +102,13 @@ typedef struct VerdictInput
 	float8		base;
 	bool		from_null;
 	TimestampTz from;
-	/* the rollout */
+	/* the rollout (NULL fields as in SQL: a NULL row has them all NULL) */
+	bool		started_null;
 	TimestampTz stage_started_at;
+	bool		percent_null;
 	Datum		percent;		/* numeric */
-	Jsonb	   *plan;
+	Jsonb	   *plan;			/* NULL when NULL */
+	bool		stage_null;
 	int32		stage;
 	bool		at_null;
 	TimestampTz at;
@@ -141,6 +144,21 @@ JsonbFieldText(JsonbContainer *c, const char *key)
 		!getKeyJsonValueFromContainer(c, key, strlen(key), &v))
 		return NULL;
 	return JsonbValueText(&v);
+}
+
+/* a = b for text as SQL has it when false and NULL both mean "not equal". */
+static inline bool
+StrEq(const char *a, const char *b)
+{
+	return a != NULL && strcmp(a, b) == 0;
+}
+
+/* (text)::numeric, as numeric_in reads it. */
+static Datum
+NumericFromCString(const char *s)
+{
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(s), ObjectIdGetDatum(InvalidOid),
+							   Int32GetDatum(-1));
 }
 
 /* (text)::float8 of a ->> result, or dflt when it is NULL. */
@@ -270,8 +288,10 @@ VerdictEventShare(ArrayType *xc, ArrayType *xb, ArrayType *yc, ArrayType *yb, Ar
 		return;
 	nseg = StatsShareSegmentsFromArrays(xc, xb, share, &seg);
 	StatsEventShare(seg, nseg, theta_f, STATS_GREATER, &log_e_f, &p_f, &est);
+	pfree(seg);
 	nseg = StatsShareSegmentsFromArrays(yc, yb, share, &seg);
 	StatsEventShare(seg, nseg, theta_p, STATS_LESS, &log_e_p, &p_p, &est);
+	pfree(seg);
 	*fail_null = false;
 	*fail_p = p_f;
 	SetF(v, V_STATISTIC, log_e_f);
@@ -345,7 +365,7 @@ VerdictBelowLastStep(VerdictInput *in)
 	int			n;
 	int			i = in->stage;
 
-	if (!JB_ROOT_IS_OBJECT(in->plan) ||
+	if (in->plan == NULL || in->stage_null || !JB_ROOT_IS_OBJECT(in->plan) ||
 		!getKeyJsonValueFromContainer(&in->plan->root, "steps", 5, &steps) ||
 		steps.type != jbvBinary || !JsonContainerIsArray(steps.val.binary.data))
 		return false;
@@ -360,11 +380,24 @@ VerdictBelowLastStep(VerdictInput *in)
 	text = JsonbFieldText(step->val.binary.data, "percent");
 	if (text == NULL)
 		return false;
-	return DatumGetBool(DirectFunctionCall2(numeric_lt,
-											DirectFunctionCall3(numeric_in, CStringGetDatum(text),
-																ObjectIdGetDatum(InvalidOid),
-																Int32GetDatum(-1)),
+	return DatumGetBool(DirectFunctionCall2(numeric_lt, NumericFromCString(text),
 											DirectFunctionCall1(int8_numeric, Int64GetDatum(100))));
+}
+
+/*
+ * r.percent < prove_at AND <the next step is below 100%>, with SQL's AND: a
+ * NULL share does not stop the second test from being evaluated (it may
+ * raise), but the whole is then not true.
+ */
+static bool
+VerdictBelowProveAt(VerdictInput *in)
+{
+	bool		below = !in->percent_null &&
+		DatumGetBool(DirectFunctionCall2(numeric_lt, in->percent, NumericGetDatum(in->prove_at)));
+
+	if (!in->percent_null && !below)
+		return false;
+	return VerdictBelowLastStep(in) && below;
 }
 
 /*
@@ -392,14 +425,15 @@ VerdictCompute(VerdictInput *in, Verdict *v)
 			   *share = in->share;
 	bool		quantile_es = false;
 
-	if (in->metric != NULL && in->cmp != NULL &&
-		((strcmp(in->cmp, "rate") == 0 &&
-		  strcmp(in->metric, "success") != 0 && strcmp(in->metric, "error") != 0 &&
-		  strcmp(in->metric, "safety") != 0) ||
-		 (strcmp(in->cmp, "mean") == 0 &&
-		  strcmp(in->metric, "quality") != 0 && strcmp(in->metric, "latency_ms") != 0 &&
-		  strcmp(in->metric, "cost") != 0 && strcmp(in->metric, "success") != 0 &&
-		  strcmp(in->metric, "error") != 0 && strcmp(in->metric, "safety") != 0 &&
+	/* NOT IN with a NULL metric is NULL, so only a named metric is refused. */
+	if (in->metric != NULL &&
+		((StrEq(in->cmp, "rate") &&
+		  !StrEq(in->metric, "success") && !StrEq(in->metric, "error") &&
+		  !StrEq(in->metric, "safety")) ||
+		 (StrEq(in->cmp, "mean") &&
+		  !StrEq(in->metric, "quality") && !StrEq(in->metric, "latency_ms") &&
+		  !StrEq(in->metric, "cost") && !StrEq(in->metric, "success") &&
+		  !StrEq(in->metric, "error") && !StrEq(in->metric, "safety") &&
 		  strncmp(in->metric, "metrics.", 8) != 0)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -412,9 +446,12 @@ VerdictCompute(VerdictInput *in, Verdict *v)
 		v->values[V_WINDOW_TO] = TimestampTzGetDatum(WindowStart(in->at));
 		v->isnull[V_WINDOW_TO] = false;
 	}
-	v->values[V_WINDOW_FROM] =
-		TimestampTzGetDatum(WindowStart(in->from_null ? in->stage_started_at : in->from));
-	v->isnull[V_WINDOW_FROM] = false;
+	if (!in->from_null || !in->started_null)
+	{
+		v->values[V_WINDOW_FROM] =
+			TimestampTzGetDatum(WindowStart(in->from_null ? in->stage_started_at : in->from));
+		v->isnull[V_WINDOW_FROM] = false;
+	}
 	nc = in->nc_null ? 0 : in->nc;
 	nb = in->nb_null ? 0 : in->nb;
 	v->values[V_N_CANDIDATE] = Int64GetDatum(nc);
@@ -429,28 +466,29 @@ VerdictCompute(VerdictInput *in, Verdict *v)
 		return;
 	}
 
-	if (strcmp(in->test, "event_share") == 0 && strcmp(in->cmp, "rate") == 0)
+	if (StrEq(in->test, "event_share") && StrEq(in->cmp, "rate"))
 	{
 		float8		floor_rate;
 
 		/* Events: failures for success, errors, safety flags. */
 		rate_b = float8_div(in->sxb, (float8) nb);
-		SetF(v, V_VALUE_CANDIDATE, strcmp(in->metric, "success") == 0 ?
+		SetF(v, V_VALUE_CANDIDATE, StrEq(in->metric, "success") ?
 			 float8_mi(1, float8_div(in->sxc, (float8) nc)) : float8_div(in->sxc, (float8) nc));
-		SetF(v, V_VALUE_BASELINE, strcmp(in->metric, "success") == 0 ?
+		SetF(v, V_VALUE_BASELINE, StrEq(in->metric, "success") ?
 			 float8_mi(1, rate_b) : rate_b);
 		SetF(v, V_ESTIMATE, float8_mi(DatumGetFloat8(v->values[V_VALUE_CANDIDATE]),
 									  DatumGetFloat8(v->values[V_VALUE_BASELINE])));
 		/* greatest(rate_b, 0.5 / nb): 0.5 / nb is numeric in SQL. */
 		floor_rate = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
 														DirectFunctionCall2(numeric_div,
-																			DirectFunctionCall3(numeric_in, CStringGetDatum("0.5"), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)),
-																			DirectFunctionCall1(int8_numeric, Int64GetDatum(nb)))));
+																			NumericFromCString("0.5"),
+																			DirectFunctionCall1(int8_numeric,
+																								Int64GetDatum(nb)))));
 		rate_b = float8_lt(rate_b, floor_rate) ? floor_rate : rate_b;
 		theta_f = float8_pl(1, float8_div(in->fail_margin, rate_b));
 		theta_p = float8_pl(1, float8_div(in->margin, rate_b));
 	}
-	else if (strcmp(in->test, "event_share") == 0)
+	else if (StrEq(in->test, "event_share"))
 	{
 		/*
 		 * Quantiles: the candidate's values above each threshold against
@@ -459,7 +497,8 @@ VerdictCompute(VerdictInput *in, Verdict *v)
 		float8		syc = 0;
 		bool		syc_ok = Int8ArraySum(in->yc, &syc);
 
-		quantile_es = true;
+		/* The detail names the quantile; with no comparison, SQL adds nothing. */
+		quantile_es = in->cmp != NULL;
 		SetF(v, V_VALUE_CANDIDATE, float8_div(in->sxc, (float8) nc));
 		SetF(v, V_VALUE_BASELINE, float8_mi(1, in->q));
 		SetF(v, V_ESTIMATE, float8_mi(DatumGetFloat8(v->values[V_VALUE_CANDIDATE]),
@@ -481,9 +520,9 @@ VerdictCompute(VerdictInput *in, Verdict *v)
 					qb = in->qb;
 		float8		est;
 
-		if (strcmp(in->cmp, "rate") == 0)
+		if (StrEq(in->cmp, "rate"))
 		{
-			bool		success = strcmp(in->metric, "success") == 0;
+			bool		success = StrEq(in->metric, "success");
 
 			sc = success ? float8_mi((float8) nc, in->sxc) : in->sxc;
 			sb = success ? float8_mi((float8) nb, in->sxb) : in->sxb;
@@ -539,7 +578,7 @@ VerdictCompute(VerdictInput *in, Verdict *v)
 			SetF(v, V_CI_HIGH, hi);
 		}
 	}
-	if (strcmp(in->test, "event_share") == 0)
+	if (StrEq(in->test, "event_share"))
 		VerdictEventShare(xc, xb, yc, yb, share, theta_f, theta_p, v,
 						  &fail_null, &fail_p, &pass_null, &pass_p);
 
@@ -560,16 +599,14 @@ VerdictCompute(VerdictInput *in, Verdict *v)
 										   float8_div((float8) (in->min_samples - nc),
 													  (float8) Max(nc, 1)))));
 	}
-	else if (in->mode != NULL && strcmp(in->mode, "guardrail") == 0)
+	else if (StrEq(in->mode, "guardrail"))
 	{
 		SetT(v, V_VERDICT, "pass");
 		if (!fail_null)
 			SetF(v, V_P_VALUE, fail_p);
 		SetT(v, V_DETAIL, "no harm shown (guardrail)");
 	}
-	else if (DatumGetBool(DirectFunctionCall2(numeric_lt, in->percent,
-											  NumericGetDatum(in->prove_at))) &&
-			 VerdictBelowLastStep(in))
+	else if (VerdictBelowProveAt(in))
 	{
 		/* Below prove_at_percent, and not the last step before 100%. */
 		SetT(v, V_VERDICT, "pass");
@@ -649,16 +686,12 @@ TallyInt8(HeapTupleHeader t, int attno, int64 *x)
 	return !isnull;
 }
 
-/* A column of the rollout row, which must not be NULL. */
+/* A column of the rollout row (r may be NULL: every column is then NULL). */
 static Datum
-RolloutField(HeapTupleHeader r, const char *name)
+RolloutField(HeapTupleHeader r, const char *name, bool *isnull)
 {
-	bool		isnull;
-	Datum		d = GetAttributeByName(r, name, &isnull);
-
-	if (isnull)
-		elog(ERROR, "rollout._verdict_av: column %s of the rollout is NULL", name);
-	return d;
+	*isnull = true;
+	return r == NULL ? (Datum) 0 : GetAttributeByName(r, name, isnull);
 }
 
 /*
@@ -669,7 +702,9 @@ RolloutField(HeapTupleHeader r, const char *name)
 static void
 VerdictRead(FunctionCallInfo fcinfo, VerdictInput *in)
 {
-	HeapTupleHeader r = PG_GETARG_HEAPTUPLEHEADER(0);
+	HeapTupleHeader r = PG_ARGISNULL(0) ? NULL : PG_GETARG_HEAPTUPLEHEADER(0);
+	bool		isnull;
+	Datum		d;
 	Jsonb	   *g = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 	JsonbContainer *gc = g ? &g->root : NULL;
 	HeapTupleHeader t = PG_ARGISNULL(3) ? NULL : PG_GETARG_HEAPTUPLEHEADER(3);
@@ -694,8 +729,7 @@ VerdictRead(FunctionCallInfo fcinfo, VerdictInput *in)
 								   DirectFunctionCall3(numeric_in, CStringGetDatum(s),
 													   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)) :
 								   DirectFunctionCall1(int8_numeric, Int64GetDatum(0)));
-	in->q = in->cmp && strcmp(in->cmp, "median") == 0 ? 0.5 :
-		in->cmp && strcmp(in->cmp, "p95") == 0 ? 0.95 : 0.99;
+	in->q = StrEq(in->cmp, "median") ? 0.5 : StrEq(in->cmp, "p95") ? 0.95 : 0.99;
 	in->sign = in->hib ? -1 : 1;
 	in->mode = JsonbFieldText(gc, "mode");
 
@@ -722,10 +756,14 @@ VerdictRead(FunctionCallInfo fcinfo, VerdictInput *in)
 		in->from = isnull ? 0 : DatumGetTimestampTz(d);
 	}
 
-	in->stage_started_at = DatumGetTimestampTz(RolloutField(r, "stage_started_at"));
-	in->percent = RolloutField(r, "percent");
-	in->plan = DatumGetJsonbP(RolloutField(r, "plan"));
-	in->stage = DatumGetInt32(RolloutField(r, "stage"));
+	d = RolloutField(r, "stage_started_at", &isnull);
+	in->started_null = isnull;
+	in->stage_started_at = isnull ? 0 : DatumGetTimestampTz(d);
+	in->percent = RolloutField(r, "percent", &in->percent_null);
+	d = RolloutField(r, "plan", &isnull);
+	in->plan = isnull ? NULL : DatumGetJsonbP(d);
+	d = RolloutField(r, "stage", &in->stage_null);
+	in->stage = in->stage_null ? 0 : DatumGetInt32(d);
 	in->at_null = PG_ARGISNULL(2);
 	in->at = in->at_null ? 0 : PG_GETARG_TIMESTAMPTZ(2);
 }
@@ -770,6 +808,10 @@ rollout_verdict_av(PG_FUNCTION_ARGS)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
+		/* WHEN OTHERS never caught a cancel or a failed assertion. */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ASSERT_FAILURE)
+			ReThrowError(edata);
 		SetT(v, V_VERDICT, "error");
 		SetT(v, V_DETAIL, edata->message);
 	}

@@ -30,11 +30,11 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
-#include "utils/jsonb.h"
-#include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
 #include "utils/numeric.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -305,6 +305,14 @@ GetInsertPlan(void)
  * service check reads. Nothing needs undoing on error: transaction and
  * subtransaction abort restore the user and the search path, as they do
  * for SECURITY DEFINER functions. OutcomeLeaveOwner undoes it on success.
+ *
+ * Below PostgreSQL 17 the path is an override search path: pg_catalog
+ * only, not even pg_temp, and it also holds inside any function the
+ * statements call, whatever that function's own SET search_path says.
+ * record()'s statements call none (rollout.outcomes has no trigger, and
+ * must not have one: docs/scaling.md); a trigger added there would run
+ * with that path. From 17 on, where the override stack is gone, it is
+ * "pg_catalog, pg_temp" at a new GUC nest level, as SET would set it.
  */
 static void
 OutcomeBecomeOwner(FunctionCallInfo fcinfo, OwnerSwitch *sw)

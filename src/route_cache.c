@@ -88,6 +88,13 @@ static bool cache_valid = false;
  */
 static bool cache_xact_bound = false;
 static LocalTransactionId cache_lxid = InvalidLocalTransactionId;
+
+/* This backend's local transaction id (PGPROC moved it in PostgreSQL 17). */
+#if PG_VERSION_NUM >= 170000
+#define RouteCurrentLxid() (MyProc->vxid.lxid)
+#else
+#define RouteCurrentLxid() (MyProc->lxid)
+#endif
 static bool callback_registered = false;
 static MemoryContext cache_context = NULL;
 static HTAB *agent_hash = NULL;
@@ -569,7 +576,7 @@ RouteCacheLoad(void)
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		cache_xact_bound = IsInParallelMode();
-		cache_lxid = MyProc->lxid;
+		cache_lxid = RouteCurrentLxid();
 		PushActiveSnapshot(cache_xact_bound ? GetActiveSnapshot() : GetLatestSnapshot());
 		LoadConstants();
 		LoadVersions();
@@ -606,7 +613,7 @@ RouteCacheLookup(const char *agent)
 	char		key[ROUTE_NAME_LEN];
 
 	if (unlikely(!cache_valid) ||
-		unlikely(cache_xact_bound && cache_lxid != MyProc->lxid))
+		unlikely(cache_xact_bound && cache_lxid != RouteCurrentLxid()))
 		RouteCacheLoad();
 	if (strlen(agent) >= ROUTE_NAME_LEN)
 		return NULL;

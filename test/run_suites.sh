@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suites of pg_rollout against temporary instances.
 # Usage: run_suites.sh PG_CONFIG "SUITES" "REGRESS" "ISOLATION" "PROVE_TESTS"
+# (an empty REGRESS, ISOLATION or PROVE_TESTS means all of that suite)
 # The library must already be installed. Exits non-zero on any failure and
 # prints regression.diffs for failed pg_regress and isolation runs.
 set -uo pipefail
@@ -25,6 +26,12 @@ echo "pg_rollout tests: working copy in $WORK"
 failed=()
 
 has() { case " $SUITES " in *" $1 "*) return 0;; esac; return 1; }
+
+# An empty list runs every test of its suite, as make test names them: a
+# suite asked for is never skipped in silence.
+[ -n "$REGRESS" ] || REGRESS=$(cd sql && LC_ALL=C ls *.sql | sed 's/\.sql$//' | tr '\n' ' ')
+[ -n "$ISOLATION" ] || ISOLATION=$(cd test/specs && LC_ALL=C ls *.spec | sed 's/\.spec$//' | tr '\n' ' ')
+[ -n "$PROVE_TESTS" ] || PROVE_TESTS=$(LC_ALL=C ls test/t/*.pl | tr '\n' ' ')
 
 # pg_regress: every test file in a fresh database of one instance, so that
 # no test sees another's rows.

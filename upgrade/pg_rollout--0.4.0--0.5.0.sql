@@ -61,6 +61,8 @@ BEGIN
 	FROM ROWS FROM (unnest(g), unnest(v), unnest(acted)) WITH ORDINALITY
 		AS x(g, verdict, statistic, p_value, estimate, ci_low, ci_high, n_candidate, n_baseline,
 			 value_candidate, value_baseline, window_from, window_to, detail, acted, i)
+	-- A row per gate: ROWS FROM pads the shorter arrays with NULLs.
+	WHERE x.i <= cardinality(_store_verdicts.g)
 	ORDER BY x.i;
 END
 $$;
@@ -87,10 +89,13 @@ BEGIN
 			-- Counts summed as float8 row by row, as a mean gate sums them.
 			sum(w.n_success::float8) AS fs, sum(w.n_error::float8) AS fe,
 			sum(w.n_safety::float8) AS fsa
-		FROM rollout.outcome_windows w
-		WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
-		  AND w.window_start >= v_stage_from AND w.window_start < v_to
-		  AND w.arm IN ('candidate', 'stable')
+		-- In window order within each arm, as the per-arm filters summed
+		-- them (float sums depend on the order).
+		FROM (SELECT * FROM rollout.outcome_windows w
+			  WHERE w.rollout_id = r.id AND NOT w.shadow AND w.stage = r.stage
+				AND w.window_start >= v_stage_from AND w.window_start < v_to
+				AND w.arm IN ('candidate', 'stable')
+			  ORDER BY w.arm, w.window_start) w
 		GROUP BY w.arm),
 	a AS MATERIALIZED (SELECT
 			coalesce(c.n, 0) AS n_c, coalesce(b.n, 0) AS n_b,

@@ -67,6 +67,8 @@ BEGIN
 	FROM ROWS FROM (unnest(g), unnest(v), unnest(acted)) WITH ORDINALITY
 		AS x(g, verdict, statistic, p_value, estimate, ci_low, ci_high, n_candidate, n_baseline,
 			 value_candidate, value_baseline, window_from, window_to, detail, acted, i)
+	-- A row per gate: ROWS FROM pads the shorter arrays with NULLs.
+	WHERE x.i <= cardinality(_store_verdicts.g)
 	ORDER BY x.i;
 END
 $$;
