@@ -36,6 +36,17 @@ SELECT rollout.start('tl-bot', 3, (SELECT plan FROM p), reason => 'regressed can
 CALL pg_temp.simulate('tl-bot', '2026-01-06 09:00+00', 120, 200, '{"2": 0.95, "3": 0.70}');
 SELECT state FROM rollout.rollouts WHERE id = :r_bad;
 
+-- The agent's own events, outside any rollout: a flag set, changed and
+-- removed, the roles that serve it, an emergency deployment with no rollout
+-- in flight (the label it moves is an event of its own).
+CREATE ROLE regress_tl_svc IN ROLE rollout_service;
+SELECT rollout.set_flag('tl-bot', 'web_search', 5, 'try it');
+SELECT rollout.set_flag('tl-bot', 'web_search', 20);
+SELECT rollout.remove_flag('tl-bot', 'web_search', 'done');
+SELECT rollout.set_service_roles('tl-bot', ARRAY['regress_tl_svc']);
+SELECT rollout.set_service_roles('tl-bot', NULL, 'any service again');
+SELECT rollout.deploy_now('tl-bot', 1, 'v3 was bad, v2 too slow', at => '2026-01-07 09:00+00');
+
 CREATE ROLE regress_tl_reader LOGIN IN ROLE rollout_reader;
 SET SESSION AUTHORIZATION regress_tl_reader;
 
@@ -53,15 +64,24 @@ SELECT to_char(at AT TIME ZONE 'UTC', 'Dy HH24:MI') AS at, kind, action, state, 
          AS description
   FROM rollout.timeline('tl-bot', :r_bad);
 
--- Without a rollout id: both rollouts, in time order, the first before the second.
-SELECT rollout = :r_good AS first_rollout, count(*) > 0 AS rows,
-       bool_and(at IS NOT NULL AND description IS NOT NULL AND state IS NOT NULL AND share IS NOT NULL) AS complete
-  FROM rollout.timeline('tl-bot') GROUP BY 1 ORDER BY 1 DESC;
+-- Without a rollout id: both rollouts, in time order, the first before the
+-- second, and the agent's own events with rollout NULL (no state or share).
+SELECT CASE rollout WHEN :r_good THEN 'good' WHEN :r_bad THEN 'bad' ELSE 'agent' END AS rollout,
+       count(*) > 0 AS rows,
+       bool_and(at IS NOT NULL AND description IS NOT NULL
+                AND (state IS NOT NULL AND share IS NOT NULL) = (rollout IS NOT NULL)) AS complete
+  FROM rollout.timeline('tl-bot') GROUP BY 1 ORDER BY min(at);
+-- (The simulated clock stamps deploy_now in January; the other events,
+-- and the label moves of the lifecycle, carry the real time of the call.)
+SELECT kind, action, state, stage, share,
+       CASE WHEN starts_with(description, actor || ' ')
+            THEN '<actor>' || substr(description, length(actor) + 1) ELSE description END AS description
+  FROM rollout.timeline('tl-bot') WHERE rollout IS NULL;
 SELECT bool_and(ok) AS ordered
   FROM (SELECT at >= lag(at, 1, '-infinity') OVER () AS ok FROM rollout.timeline('tl-bot')) t;
--- Each event appears once; event rows carry their events.id.
+-- Each event of the agent appears once; event rows carry their events.id.
 SELECT (SELECT count(*) FROM rollout.timeline('tl-bot') WHERE kind = 'event')
-     = (SELECT count(*) FROM rollout.events WHERE agent = 'tl-bot' AND rollout_id IS NOT NULL) AS every_event,
+     = (SELECT count(*) FROM rollout.events WHERE agent = 'tl-bot') AS every_event,
        (SELECT count(*) FROM rollout.timeline('tl-bot') t JOIN rollout.events e ON e.id = t.event_id
          WHERE t.action <> e.action) AS mismatched;
 
@@ -77,4 +97,21 @@ SET SESSION AUTHORIZATION regress_tl_service;
 SELECT pg_temp.err($$SELECT * FROM rollout.timeline('tl-bot')$$);
 RESET SESSION AUTHORIZATION;
 DROP ROLE regress_tl_reader;
+
+-- Sentences of the actions a short story may not show: an advance whose
+-- share a boost had raised already, a bake extension, a blue-green switch
+-- and switch back, and events whose payload is not what the writer wrote
+-- (a sentence still, never NULL).
+SELECT a AS action, rollout._timeline_event_text(a, 'worker', o::jsonb, n::jsonb, r) AS description
+  FROM (VALUES
+    ('advance', '{"stage": 1, "percent": 5}', '{"stage": 2, "percent": 5}', NULL),
+    ('advance', '{"stage": 1, "percent": 1}', '{"stage": 2, "percent": 5}', NULL),
+    ('extend', '{"stage": 1, "percent": 1}', '{"stage": 1, "percent": 1}', 'short of samples'),
+    ('switch', '{"stage": 0, "percent": 0}', '{"stage": 1, "percent": 100}', NULL),
+    ('switch_back', '{"stage": 1, "percent": 100}', '{"stage": 1, "percent": 0}', 'green failed'),
+    ('set_flag', NULL, '"not an object"', NULL),
+    ('remove_flag', '[1, 2]', NULL, NULL),
+    ('set_label', NULL, '{}', NULL),
+    ('something_new', NULL, NULL, 'from a later release')) v(a, o, n, r);
 DROP ROLE regress_tl_service;
+DROP ROLE regress_tl_svc;

@@ -22,19 +22,26 @@ AS $$
 	FROM (SELECT floor(extract(epoch FROM d))::bigint AS s) x
 $$;
 
--- A one-line description of a rollout event.
+-- A one-line description of an event of a rollout or of its agent; an
+-- action without a sentence of its own reads "<action> by <actor>".
 CREATE FUNCTION rollout._timeline_event_text(p_action text, p_actor text, p_old jsonb,
 											 p_new jsonb, p_reason text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE p_action
+	SELECT coalesce(CASE p_action
 		WHEN 'start' THEN pg_catalog.format('%s started a %s rollout of version %s against version %s (risk %s) in state %s at %s%%',
 			p_actor, p_new->>'strategy', p_new->>'candidate', p_new->>'baseline',
 			coalesce(p_new->>'risk', 'custom'), p_new->>'state', pg_catalog.trim_scale((p_new->>'percent')::numeric))
-		WHEN 'advance' THEN pg_catalog.format('advanced from stage %s to stage %s: candidate share %s%% -> %s%%',
-			p_old->>'stage', p_new->>'stage', pg_catalog.trim_scale((p_old->>'percent')::numeric), pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'advance' THEN CASE
+			-- A boost raised the share to this step's already: say so, not "5% -> 5%".
+			WHEN (p_old->>'percent')::numeric = (p_new->>'percent')::numeric THEN
+				pg_catalog.format('advanced from stage %s to stage %s at candidate share %s%%, reached early by a boost',
+					p_old->>'stage', p_new->>'stage', pg_catalog.trim_scale((p_new->>'percent')::numeric))
+			ELSE pg_catalog.format('advanced from stage %s to stage %s: candidate share %s%% -> %s%%',
+				p_old->>'stage', p_new->>'stage', pg_catalog.trim_scale((p_old->>'percent')::numeric),
+				pg_catalog.trim_scale((p_new->>'percent')::numeric)) END
 		WHEN 'promote_manual' THEN pg_catalog.format('%s advanced it by hand: candidate share %s%% -> %s%%',
 			p_actor, pg_catalog.trim_scale((p_old->>'percent')::numeric), pg_catalog.trim_scale((p_new->>'percent')::numeric))
 		WHEN 'promote' THEN 'promoted: the candidate now serves all traffic and is labelled production'
@@ -58,16 +65,41 @@ AS $$
 		WHEN 'alert' THEN pg_catalog.format('alert: gate(s) %s failed',
 			(SELECT pg_catalog.string_agg(g, ', ') FROM pg_catalog.jsonb_array_elements_text(p_new->'gates') g))
 		WHEN 'superseded' THEN pg_catalog.format('ended by an emergency deployment (%s)', p_new->>'state')
-		WHEN 'deploy_now' THEN pg_catalog.format('%s deployed a version at once, bypassing the canary', p_actor)
+		WHEN 'deploy_now' THEN pg_catalog.format('%s deployed version %s at once, bypassing the canary%s', p_actor,
+			coalesce(p_new->>'production', '?'),
+			coalesce(' (production was version ' || (p_old->>'production') || ')', ''))
+		WHEN 'extend' THEN pg_catalog.format('bake extended at %s%% to collect more samples',
+			pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'switch' THEN pg_catalog.format('traffic switched to the candidate (green): share %s%% -> %s%%',
+			pg_catalog.trim_scale((p_old->>'percent')::numeric), pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'switch_back' THEN pg_catalog.format('traffic switched back to the baseline (blue) from %s%%',
+			pg_catalog.trim_scale((p_old->>'percent')::numeric))
+		-- Events of the agent itself (no rollout): timeline(agent) shows them.
+		WHEN 'create_agent' THEN pg_catalog.format('%s created the agent', p_actor)
+		WHEN 'set_service_roles' THEN pg_catalog.format('%s allowed %s to route and record for it', p_actor,
+			coalesce((SELECT pg_catalog.string_agg(x, ', ') FROM pg_catalog.jsonb_array_elements_text(
+				CASE WHEN pg_catalog.jsonb_typeof(p_new->'service_roles') = 'array' THEN p_new->'service_roles' END) x),
+				'every member of rollout_service'))
+		WHEN 'create_version' THEN pg_catalog.format('%s registered version %s (model %s)', p_actor,
+			p_new->>'version', coalesce(p_new->>'model', '-'))
+		WHEN 'set_label' THEN pg_catalog.format('%s pointed label %s at version %s%s', p_actor,
+			coalesce(p_new->>'label', '?'), coalesce(p_new->>'version', '?'),
+			coalesce(' (was version ' || (p_old->>'version') || ')', ''))
+		WHEN 'set_flag' THEN (SELECT pg_catalog.format('%s set flag %s to %s%% (%s)', p_actor, f.key,
+				pg_catalog.trim_scale((f.value #>> '{}')::numeric),
+				coalesce('was ' || pg_catalog.trim_scale((p_old->>f.key)::numeric) || '%', 'new'))
+			FROM pg_catalog.jsonb_each(CASE WHEN pg_catalog.jsonb_typeof(p_new) = 'object' THEN p_new END) f LIMIT 1)
+		WHEN 'remove_flag' THEN (SELECT pg_catalog.format('%s removed flag %s (was %s%%)', p_actor, f.key,
+				pg_catalog.trim_scale((f.value #>> '{}')::numeric))
+			FROM pg_catalog.jsonb_each(CASE WHEN pg_catalog.jsonb_typeof(p_old) = 'object' THEN p_old END) f LIMIT 1)
 		WHEN 'baseline_refresh' THEN pg_catalog.format('stable period over: version %s is the new baseline',
 			p_new->>'version')
-		ELSE pg_catalog.format('%s by %s', p_action, p_actor)
-	END || coalesce(' -- ' || p_reason, '')
+	END, pg_catalog.format('%s by %s', p_action, p_actor)) || coalesce(' -- ' || p_reason, '')
 $$;
 
--- The story of one rollout of an agent, or of every rollout of the agent
--- when rollout_id is NULL, in the order things happened (column rollout
--- names the rollout of each row). kind is event,
+-- The story of one rollout of an agent, or of the agent (every rollout and
+-- the agent's own events) when rollout_id is NULL, in the order things
+-- happened (column rollout names the rollout of each row). kind is event,
 -- gate (a gate's verdict changed, or its first verdict) or stage (a stage
 -- began or ended); state, stage and share are those after the row.
 CREATE FUNCTION rollout.timeline(agent text, rollout_id bigint DEFAULT NULL)
@@ -109,6 +141,15 @@ BEGIN
 			   rollout._timeline_event_text(e.action, e.actor, e.old, e.new, e.reason) AS description,
 			   e.id AS event_id, 3 AS seq, e.id AS tiebreak
 		FROM rollout.events e JOIN ro ON ro.id = e.rollout_id
+		UNION ALL
+		-- The agent's own events (versions, labels, flags, service roles,
+		-- deploy_now without a rollout) in the agent's whole story; their
+		-- rollout, state, stage and share are NULL.
+		SELECT e.at, NULL::bigint, 'event', e.action, NULL, NULL, NULL, NULL, NULL, e.actor,
+			   rollout._timeline_event_text(e.action, e.actor, e.old, e.new, e.reason),
+			   e.id, 3, e.id
+		FROM rollout.events e
+		WHERE timeline.rollout_id IS NULL AND e.agent = timeline.agent AND e.rollout_id IS NULL
 		UNION ALL
 		-- Gate verdicts, only when they change (the first verdict counts as a change).
 		SELECT g.at, g.rollout_id, 'gate', 'verdict', NULL, g.stage, NULL, g.gate, g.verdict, NULL,
@@ -171,4 +212,4 @@ REVOKE ALL ON FUNCTION rollout.timeline(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rollout.timeline(text, bigint) TO rollout_reader, rollout_operator, rollout_admin;
 
 COMMENT ON FUNCTION rollout.timeline(text, bigint) IS
-	'The story of a rollout (or of every rollout of the agent when rollout_id is NULL): one ordered row per event, gate verdict change and stage boundary, with the state and candidate share after it and a sentence. For rollout_reader.';
+	'The story of a rollout (or of the agent, every rollout and its own events, when rollout_id is NULL): one ordered row per event, gate verdict change and stage boundary, with the state and candidate share after it and a sentence. For rollout_reader.';

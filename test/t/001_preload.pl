@@ -14,7 +14,7 @@ $node->start;
 is($node->safe_psql('postgres', "SHOW shared_preload_libraries"), 'pg_rollout',
 	'library is preloaded');
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_rollout');
-# The installed version is the control file's default_version (0.5.0 now).
+# The installed version is the control file's default_version (0.6.0 now).
 is($node->safe_psql('postgres',
 		"SELECT extversion FROM pg_extension WHERE extname = 'pg_rollout'"),
 	$node->safe_psql('postgres',

@@ -1,7 +1,7 @@
 # Upgrade 0.1.0 -> current: a database filled under 0.1.0 keeps its data
 # through ALTER EXTENSION pg_rollout UPDATE (0.1.0 -> 0.2.0 -> ...), and its
 # schema then equals a fresh install's; so does a database installed at each
-# later release (0.2.0, 0.3.0, 0.4.0) and updated. This test guards every upgrade section: on a mismatch it
+# later release (0.2.0, 0.3.0, 0.4.0, 0.5.0) and updated. This test guards every upgrade section: on a mismatch it
 # prints the difference, object by object, as "-" (upgraded) / "+" (fresh).
 use strict;
 use warnings;
@@ -20,7 +20,7 @@ my $current = $node->safe_psql('postgres',
 
 $node->safe_psql('postgres', 'CREATE DATABASE upgraded');
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');
-my @later_releases = ('0.2.0', '0.3.0', '0.4.0');
+my @later_releases = ('0.2.0', '0.3.0', '0.4.0', '0.5.0');
 sub db_of { my ($release) = @_; (my $db = "from_$release") =~ s/\./_/g; return $db; }
 for my $release (@later_releases)
 {
