@@ -81,7 +81,9 @@ SET ROLE ab_reader;
 SELECT state, waiting_for FROM rollout.status WHERE agent = 'ab-bot';
 RESET ROLE;
 -- Every variant but the control, every gate, alpha halved (two comparisons).
-SELECT variant, gate, verdict, n_candidate, n_baseline, threshold->>'alpha' AS alpha, threshold->>'control' AS control
+-- The detail names the hypothesis its p belongs to.
+SELECT variant, gate, verdict, n_candidate, n_baseline, threshold->>'alpha' AS alpha, threshold->>'control' AS control,
+       detail
   FROM rollout.gate_results
  WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts WHERE agent = 'ab-bot')
    AND at = '2026-04-01 10:00+00' ORDER BY variant, gate;
@@ -94,7 +96,7 @@ SELECT stage, verdicts FROM rollout.stages
 RESET ROLE;
 SELECT state, recommendation FROM rollout.rollouts WHERE agent = 'ab-bot';
 SELECT variant, gate, verdict, round(value_candidate::numeric, 3) AS variant_value,
-       round(value_baseline::numeric, 3) AS control_value
+       round(value_baseline::numeric, 3) AS control_value, detail
   FROM rollout.gate_results
  WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts WHERE agent = 'ab-bot')
    AND at = (SELECT max(at) FROM rollout.gate_results) ORDER BY variant, gate;

@@ -200,3 +200,125 @@ $$;
 
 COMMENT ON FUNCTION rollout.timeline(text, bigint) IS
 	'The story of a rollout (or of the agent, every rollout and its own events, when rollout_id is NULL): one ordered row per event, gate verdict change and stage boundary, with the state and candidate share after it and a sentence. For rollout_reader.';
+
+
+-- A/B, blue-green and shadow-guard verdicts name their hypothesis (0.6.0):
+-- the detail of rollout._arm_verdict() says which test its p belongs to
+-- ("worse than a by more than 0.02", "within 0.05 of a or better", "no
+-- evidence of worse than ...", "not yet shown within ..."), where it read
+-- "p 0.0000" for a pass and a fail alike. Verdicts and p-values unchanged.
+
+CREATE OR REPLACE FUNCTION rollout._arm_verdict(r rollout.rollouts, g jsonb, p_arm text, p_from timestamptz,
+									 p_to timestamptz, p_base_arm text, p_base_from timestamptz,
+									 p_base_to timestamptz, p_comparisons integer,
+									 p_shadow boolean DEFAULT false)
+RETURNS rollout.gate_verdict
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	res rollout.gate_verdict;
+	v_metric text := g->>'metric';
+	v_custom text := CASE WHEN g->>'metric' LIKE 'metrics.%' THEN substr(g->>'metric', 9) END;
+	v_cmp text := g->>'comparison';
+	v_hib boolean := coalesce((g->>'higher_is_better')::boolean, false);
+	v_alpha float8 := coalesce((g->>'alpha')::float8, 0.05) / greatest(p_comparisons, 1);
+	v_min bigint := greatest(coalesce((g->>'min_samples')::bigint, 0), 1);
+	v_ratio float8 := (g->>'ratio')::float8;
+	v_delta float8;
+	v_sign float8 := CASE WHEN coalesce((g->>'higher_is_better')::boolean, false) THEN -1 ELSE 1 END;
+	v_alt_pass text := CASE WHEN coalesce((g->>'higher_is_better')::boolean, false) THEN 'greater' ELSE 'less' END;
+	v_alt_fail text := CASE WHEN coalesce((g->>'higher_is_better')::boolean, false) THEN 'less' ELSE 'greater' END;
+	v_pass_p float8;
+	v_fail_p float8;
+	v_margin text;
+	c record;
+	b record;
+	sc record;
+	sb record;
+	t record;
+BEGIN
+	res.window_from := p_from;
+	res.window_to := p_to;
+	SELECT * INTO c FROM rollout.arm_summary(r.id, p_from, p_to, v_custom) s
+		WHERE s.arm = p_arm AND s.shadow = p_shadow;
+	IF FOUND THEN
+		SELECT * INTO b FROM rollout.arm_summary(r.id, p_base_from, p_base_to, v_custom) s
+			WHERE s.arm = p_base_arm AND NOT s.shadow;
+	END IF;
+	IF c.arm IS NULL OR b.arm IS NULL THEN
+		res.verdict := 'inconclusive';
+		res.n_candidate := 0;
+		res.n_baseline := 0;
+		res.detail := pg_catalog.format('no outcomes of %s or of %s yet', p_arm, p_base_arm);
+		RETURN res;
+	END IF;
+	SELECT * INTO sc FROM rollout._arm_stat(c, v_metric, v_cmp, v_custom);
+	SELECT * INTO sb FROM rollout._arm_stat(b, v_metric, v_cmp, v_custom);
+	res.n_candidate := coalesce(sc.n, 0);
+	res.n_baseline := coalesce(sb.n, 0);
+	res.value_candidate := sc.value;
+	res.value_baseline := sb.value;
+	IF res.n_candidate < v_min OR res.n_baseline < v_min OR sc.value IS NULL OR sb.value IS NULL THEN
+		res.verdict := 'inconclusive';
+		res.detail := pg_catalog.format('too few samples: %s %s, %s %s, need %s each',
+										p_arm, res.n_candidate, p_base_arm, res.n_baseline, v_min);
+		RETURN res;
+	END IF;
+	v_delta := CASE WHEN v_ratio IS NOT NULL THEN v_ratio * abs(sb.value)
+					ELSE coalesce((g->>'margin')::float8, 0) END;
+	res.estimate := sc.value - sb.value;
+	IF v_cmp = 'rate' THEN
+		SELECT * INTO t FROM rollout.proportion_test(sc.x, sc.n, sb.x, sb.n, v_sign * v_delta, v_alt_pass);
+		v_pass_p := t.p_value;
+		res.statistic := t.statistic;
+		SELECT * INTO t FROM rollout.proportion_test(sc.x, sc.n, sb.x, sb.n, v_sign * v_delta, v_alt_fail);
+		v_fail_p := t.p_value;
+	ELSIF v_cmp = 'mean' AND sc.sd IS NOT NULL AND sb.sd IS NOT NULL THEN
+		SELECT * INTO t FROM rollout.welch_test(sc.value, sc.sd, sc.n, sb.value, sb.sd, sb.n, v_sign * v_delta, v_alt_pass);
+		v_pass_p := t.p_value;
+		res.statistic := t.t;
+		SELECT * INTO t FROM rollout.welch_test(sc.value, sc.sd, sc.n, sb.value, sb.sd, sb.n, v_sign * v_delta, v_alt_fail);
+		v_fail_p := t.p_value;
+	ELSE
+		res.statistic := v_sign * res.estimate;
+		res.verdict := CASE WHEN v_sign * res.estimate > v_delta THEN 'fail' ELSE 'pass' END;
+		res.detail := pg_catalog.format('%s %s: %s %s vs %s %s (point values, limit %s)',
+			v_metric, v_cmp, p_arm, round(sc.value::numeric, 4), p_base_arm, round(sb.value::numeric, 4), v_delta);
+		RETURN res;
+	END IF;
+	IF v_fail_p < v_alpha THEN
+		res.verdict := 'fail';
+		res.p_value := v_fail_p;
+	ELSIF coalesce(g->>'mode', 'non_inferiority') = 'guardrail' OR v_pass_p < v_alpha THEN
+		res.verdict := 'pass';
+		res.p_value := CASE WHEN v_pass_p < v_alpha THEN v_pass_p ELSE v_fail_p END;
+	ELSE
+		res.verdict := 'inconclusive';
+		res.p_value := v_pass_p;
+	END IF;
+	-- The detail names the hypothesis its p belongs to: the fail test's
+	-- (worse beyond the margin) or the pass test's (within it).
+	v_margin := pg_catalog.trim_scale(round(v_delta::numeric, 4))::text;
+	res.detail := pg_catalog.format('%s %s: %s %s vs %s %s, n %s/%s, %s: p %s at alpha %s%s',
+		v_metric, v_cmp, p_arm, round(sc.value::numeric, 4), p_base_arm, round(sb.value::numeric, 4),
+		res.n_candidate, res.n_baseline,
+		CASE WHEN res.verdict = 'fail' THEN 'worse than ' || p_base_arm || CASE WHEN v_delta > 0 THEN ' by more than ' || v_margin ELSE '' END
+			 WHEN res.verdict = 'pass' AND v_pass_p < v_alpha THEN
+				CASE WHEN v_delta > 0 THEN pg_catalog.format('within %s of %s or better', v_margin, p_base_arm)
+					 ELSE 'better than ' || p_base_arm END
+			 WHEN res.verdict = 'pass' THEN 'no evidence of worse than ' || p_base_arm || CASE WHEN v_delta > 0 THEN ' by more than ' || v_margin ELSE '' END
+			 ELSE CASE WHEN v_delta > 0 THEN pg_catalog.format('not yet shown within %s of %s', v_margin, p_base_arm)
+					   ELSE 'not yet shown better than ' || p_base_arm END END,
+		round(res.p_value::numeric, 4), round(v_alpha::numeric, 6),
+		CASE WHEN p_comparisons > 1
+			 THEN pg_catalog.format(' (%s / %s comparisons)', coalesce((g->>'alpha')::float8, 0.05), p_comparisons)
+			 ELSE '' END);
+	RETURN res;
+EXCEPTION WHEN OTHERS THEN
+	res.verdict := 'error';
+	res.detail := SQLERRM;
+	RETURN res;
+END
+$$;
+

@@ -46,6 +46,7 @@ DECLARE
 	v_alt_fail text := CASE WHEN coalesce((g->>'higher_is_better')::boolean, false) THEN 'less' ELSE 'greater' END;
 	v_pass_p float8;
 	v_fail_p float8;
+	v_margin text;
 	c record;
 	b record;
 	sc record;
@@ -111,9 +112,20 @@ BEGIN
 		res.verdict := 'inconclusive';
 		res.p_value := v_pass_p;
 	END IF;
-	res.detail := pg_catalog.format('%s %s: %s %s vs %s %s, n %s/%s, p %s at alpha %s%s',
+	-- The detail names the hypothesis its p belongs to: the fail test's
+	-- (worse beyond the margin) or the pass test's (within it).
+	v_margin := pg_catalog.trim_scale(round(v_delta::numeric, 4))::text;
+	res.detail := pg_catalog.format('%s %s: %s %s vs %s %s, n %s/%s, %s: p %s at alpha %s%s',
 		v_metric, v_cmp, p_arm, round(sc.value::numeric, 4), p_base_arm, round(sb.value::numeric, 4),
-		res.n_candidate, res.n_baseline, round(res.p_value::numeric, 4), round(v_alpha::numeric, 6),
+		res.n_candidate, res.n_baseline,
+		CASE WHEN res.verdict = 'fail' THEN 'worse than ' || p_base_arm || CASE WHEN v_delta > 0 THEN ' by more than ' || v_margin ELSE '' END
+			 WHEN res.verdict = 'pass' AND v_pass_p < v_alpha THEN
+				CASE WHEN v_delta > 0 THEN pg_catalog.format('within %s of %s or better', v_margin, p_base_arm)
+					 ELSE 'better than ' || p_base_arm END
+			 WHEN res.verdict = 'pass' THEN 'no evidence of worse than ' || p_base_arm || CASE WHEN v_delta > 0 THEN ' by more than ' || v_margin ELSE '' END
+			 ELSE CASE WHEN v_delta > 0 THEN pg_catalog.format('not yet shown within %s of %s', v_margin, p_base_arm)
+					   ELSE 'not yet shown better than ' || p_base_arm END END,
+		round(res.p_value::numeric, 4), round(v_alpha::numeric, 6),
 		CASE WHEN p_comparisons > 1
 			 THEN pg_catalog.format(' (%s / %s comparisons)', coalesce((g->>'alpha')::float8, 0.05), p_comparisons)
 			 ELSE '' END);
