@@ -119,6 +119,12 @@ SELECT stage, arm, baseline_arm, baseline_n, candidate_n,
   FROM rollout.comparison
  WHERE rollout_id = (SELECT max(id) FROM rollout.rollouts WHERE agent = 'ab-bot') AND scope = 'stage'
  ORDER BY stage, arm;
+-- The test's story: a gate row when a variant's verdict changes, named by
+-- variant (b's and c's verdicts of one gate are two histories).
+SELECT to_char(at, 'Dy HH24:MI') AS at, kind, action, state, share, gate, variant, verdict,
+       CASE WHEN starts_with(description, actor || ' ')
+            THEN '<actor>' || substr(description, length(actor) + 1) ELSE description END AS description
+  FROM rollout.timeline('ab-bot', (SELECT max(id) FROM rollout.rollouts WHERE agent = 'ab-bot'));
 RESET ROLE;
 
 -- A variant whose errors rise ends the test at once (rollback_now); the

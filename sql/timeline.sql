@@ -38,7 +38,8 @@ SELECT state FROM rollout.rollouts WHERE id = :r_bad;
 
 -- The agent's own events, outside any rollout: a flag set, changed and
 -- removed, the roles that serve it, an emergency deployment with no rollout
--- in flight (the label it moves is an event of its own).
+-- in flight (the label it moves is an event of its own), a quality scale
+-- set, changed and removed by hand (each edit is audited).
 CREATE ROLE regress_tl_svc IN ROLE rollout_service;
 SELECT rollout.set_flag('tl-bot', 'web_search', 5, 'try it');
 SELECT rollout.set_flag('tl-bot', 'web_search', 20);
@@ -46,6 +47,9 @@ SELECT rollout.remove_flag('tl-bot', 'web_search', 'done');
 SELECT rollout.set_service_roles('tl-bot', ARRAY['regress_tl_svc']);
 SELECT rollout.set_service_roles('tl-bot', NULL, 'any service again');
 SELECT rollout.deploy_now('tl-bot', 1, 'v3 was bad, v2 too slow', at => '2026-01-07 09:00+00');
+INSERT INTO rollout.quality_scales VALUES ('tl-bot', 0, 5);
+UPDATE rollout.quality_scales SET max = 10 WHERE agent = 'tl-bot';
+DELETE FROM rollout.quality_scales WHERE agent = 'tl-bot';
 
 CREATE ROLE regress_tl_reader LOGIN IN ROLE rollout_reader;
 SET SESSION AUTHORIZATION regress_tl_reader;

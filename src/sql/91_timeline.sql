@@ -31,8 +31,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT coalesce(CASE p_action
-		WHEN 'start' THEN pg_catalog.format('%s started a %s rollout of version %s against version %s (risk %s) in state %s at %s%%',
-			p_actor, p_new->>'strategy', p_new->>'candidate', p_new->>'baseline',
+		WHEN 'start' THEN pg_catalog.format('%s started %s %s rollout of version %s against version %s (risk %s) in state %s at %s%%',
+			p_actor, CASE WHEN p_new->>'strategy' ~ '^[aeiou]' THEN 'an' ELSE 'a' END, p_new->>'strategy', p_new->>'candidate', p_new->>'baseline',
 			coalesce(p_new->>'risk', 'custom'), p_new->>'state', pg_catalog.trim_scale((p_new->>'percent')::numeric))
 		WHEN 'advance' THEN CASE
 			-- A boost raised the share to this step's already: say so, not "5% -> 5%".
@@ -74,7 +74,14 @@ AS $$
 			pg_catalog.trim_scale((p_old->>'percent')::numeric), pg_catalog.trim_scale((p_new->>'percent')::numeric))
 		WHEN 'switch_back' THEN pg_catalog.format('traffic switched back to the baseline (blue) from %s%%',
 			pg_catalog.trim_scale((p_old->>'percent')::numeric))
+		WHEN 'experiment_over' THEN 'the experiment is over; it waits for a person to decide'
 		-- Events of the agent itself (no rollout): timeline(agent) shows them.
+		WHEN 'quality_scales_insert' THEN pg_catalog.format('%s set the quality scale to %s..%s', p_actor,
+			p_new->>'min', p_new->>'max')
+		WHEN 'quality_scales_update' THEN pg_catalog.format('%s changed the quality scale from %s..%s to %s..%s', p_actor,
+			p_old->>'min', p_old->>'max', p_new->>'min', p_new->>'max')
+		WHEN 'quality_scales_delete' THEN pg_catalog.format('%s removed the quality scale (was %s..%s)', p_actor,
+			p_old->>'min', p_old->>'max')
 		WHEN 'create_agent' THEN pg_catalog.format('%s created the agent', p_actor)
 		WHEN 'set_service_roles' THEN pg_catalog.format('%s allowed %s to route and record for it', p_actor,
 			coalesce((SELECT pg_catalog.string_agg(x, ', ') FROM pg_catalog.jsonb_array_elements_text(
@@ -101,11 +108,13 @@ $$;
 -- the agent's own events) when rollout_id is NULL, in the order things
 -- happened (column rollout names the rollout of each row). kind is event,
 -- gate (a gate's verdict changed, or its first verdict) or stage (a stage
--- began or ended); state, stage and share are those after the row.
+-- began or ended); state, stage and share are those after the row. An A/B
+-- test's gate rows name their variant: each variant's verdicts of a gate
+-- are a history of their own.
 CREATE FUNCTION rollout.timeline(agent text, rollout_id bigint DEFAULT NULL)
 RETURNS TABLE(at timestamptz, rollout bigint, kind text, action text, state text,
 			  stage integer, share numeric, gate text, verdict text, actor text,
-			  description text, event_id bigint)
+			  description text, event_id bigint, variant text)
 LANGUAGE plpgsql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -139,7 +148,7 @@ BEGIN
 			   (e.new->>'stage')::integer AS stage, pg_catalog.trim_scale((e.new->>'percent')::numeric) AS share,
 			   NULL::text AS gate, NULL::text AS verdict, e.actor,
 			   rollout._timeline_event_text(e.action, e.actor, e.old, e.new, e.reason) AS description,
-			   e.id AS event_id, 3 AS seq, e.id AS tiebreak
+			   e.id AS event_id, NULL::text AS variant, 3 AS seq, e.id AS tiebreak
 		FROM rollout.events e JOIN ro ON ro.id = e.rollout_id
 		UNION ALL
 		-- The agent's own events (versions, labels, flags, service roles,
@@ -147,19 +156,21 @@ BEGIN
 		-- rollout, state, stage and share are NULL.
 		SELECT e.at, NULL::bigint, 'event', e.action, NULL, NULL, NULL, NULL, NULL, e.actor,
 			   rollout._timeline_event_text(e.action, e.actor, e.old, e.new, e.reason),
-			   e.id, 3, e.id
+			   e.id, NULL, 3, e.id
 		FROM rollout.events e
 		WHERE timeline.rollout_id IS NULL AND e.agent = timeline.agent AND e.rollout_id IS NULL
 		UNION ALL
 		-- Gate verdicts, only when they change (the first verdict counts as a change).
 		SELECT g.at, g.rollout_id, 'gate', 'verdict', NULL, g.stage, NULL, g.gate, g.verdict, NULL,
-			   pg_catalog.format('gate %s: %s%s%s%s%s',
-				   g.gate,
+			   pg_catalog.format('gate %s%s: %s%s%s%s%s',
+				   g.gate, coalesce(' for variant ' || g.variant, ''),
 				   CASE WHEN g.prev IS NULL THEN g.verdict
 						ELSE pg_catalog.format('%s (was %s)', g.verdict, g.prev) END,
 				   CASE WHEN g.value_candidate IS NOT NULL OR g.value_baseline IS NOT NULL THEN
-					   pg_catalog.format(', %s %s candidate %s vs baseline %s', g.comparison, g.metric,
+					   pg_catalog.format(', %s %s %s %s vs %s %s', g.comparison, g.metric,
+						   coalesce(g.variant, 'candidate'),
 						   coalesce(round(g.value_candidate::numeric, 4)::text, '-'),
+						   CASE WHEN g.variant IS NULL THEN 'baseline' ELSE coalesce(g.threshold->>'control', 'control') END,
 						   coalesce(round(g.value_baseline::numeric, 4)::text, '-')) ELSE '' END,
 				   pg_catalog.format(', n %s/%s', coalesce(g.n_candidate, 0), coalesce(g.n_baseline, 0)),
 				   CASE WHEN g.p_value IS NOT NULL THEN
@@ -167,8 +178,8 @@ BEGIN
 							ELSE pg_catalog.btrim(pg_catalog.to_char(g.p_value::numeric, '9.99EEEE')) END)
 				   ELSE '' END,
 				   CASE WHEN g.acted THEN pg_catalog.format(' -> %s', g.action) ELSE '' END),
-			   NULL, 1, g.id
-		FROM (SELECT gr.*, pg_catalog.lag(gr.verdict) OVER (PARTITION BY gr.rollout_id, gr.gate
+			   NULL, g.variant, 1, g.id
+		FROM (SELECT gr.*, pg_catalog.lag(gr.verdict) OVER (PARTITION BY gr.rollout_id, gr.gate, gr.variant
 														   ORDER BY gr.at, gr.id) AS prev
 			  FROM rollout.gate_results gr JOIN ro ON ro.id = gr.rollout_id) g
 		WHERE g.prev IS DISTINCT FROM g.verdict
@@ -176,15 +187,22 @@ BEGIN
 		SELECT s.started_at, s.rollout_id, 'stage', 'stage_start', NULL, s.stage, pg_catalog.trim_scale(s.percent), NULL, NULL, NULL,
 			   CASE WHEN s.stage = 0 THEN 'shadow phase began: the candidate runs beside production, its answers discarded'
 					ELSE pg_catalog.format('stage %s began: candidate share %s%%', s.stage, pg_catalog.trim_scale(s.percent)) END,
-			   NULL, 4, s.stage::bigint
+			   NULL, NULL, 4, s.stage::bigint
 		FROM rollout.stages s JOIN ro ON ro.id = s.rollout_id
 		UNION ALL
 		SELECT s.ended_at, s.rollout_id, 'stage', 'stage_end', NULL, s.stage, NULL, NULL, NULL, NULL,
-			   pg_catalog.format('stage %s ended (%s) after %s: %s candidate and %s baseline samples',
+			   pg_catalog.format('stage %s ended (%s) after %s: %s',
 				   s.stage, coalesce(s.outcome, 'ended'),
 				   rollout._timeline_duration(s.ended_at - s.started_at),
-				   coalesce(s.metrics->'candidate'->>'n', '0'), coalesce(s.metrics->'stable'->>'n', '0')),
-			   NULL, 2, s.stage::bigint
+				   coalesce((SELECT pg_catalog.string_agg(pg_catalog.format('%s %s', coalesce(m.value->>'n', '0'), m.key), ', '
+															ORDER BY m.key)
+							 || ' samples'
+							 FROM pg_catalog.jsonb_each(s.metrics) m
+							 WHERE pg_catalog.jsonb_typeof(s.metrics) = 'object'
+							   AND NOT (s.metrics ? 'candidate' OR s.metrics ? 'stable')),
+							pg_catalog.format('%s candidate and %s baseline samples',
+								coalesce(s.metrics->'candidate'->>'n', '0'), coalesce(s.metrics->'stable'->>'n', '0')))),
+			   NULL, NULL, 2, s.stage::bigint
 		FROM rollout.stages s JOIN ro ON ro.id = s.rollout_id
 		WHERE s.ended_at IS NOT NULL
 	), ordered AS (
@@ -200,7 +218,7 @@ BEGIN
 		   pg_catalog.first_value(o.state) OVER (PARTITION BY o.rollout_id, o.state_grp ORDER BY o.pos),
 		   pg_catalog.first_value(o.stage) OVER (PARTITION BY o.rollout_id, o.stage_grp ORDER BY o.pos),
 		   pg_catalog.first_value(o.share) OVER (PARTITION BY o.rollout_id, o.share_grp ORDER BY o.pos),
-		   o.gate, o.verdict, o.actor, o.description, o.event_id
+		   o.gate, o.verdict, o.actor, o.description, o.event_id, o.variant
 	FROM ordered o
 	ORDER BY o.pos;
 END
