@@ -127,6 +127,18 @@ SELECT to_char(at, 'Dy HH24:MI') AS at, kind, action, state, share, gate, varian
   FROM rollout.timeline('ab-bot', (SELECT max(id) FROM rollout.rollouts WHERE agent = 'ab-bot'));
 RESET ROLE;
 
+-- With a zero margin the detail compares without one ("worse than a",
+-- "better than a"): the gates as the plan validates them.
+SELECT x.arm, (x.v).verdict, (x.v).detail
+  FROM (SELECT a.arm, rollout._arm_verdict(r, rollout.validate_plan(jsonb_set(p.plan, '{gates}', gs.g))->'gates'->0,
+                                           a.arm, r.started_at, '2026-04-01 13:30+00', 'a', r.started_at,
+                                           '2026-04-01 13:30+00', 2) AS v
+          FROM rollout.rollouts r, ab_plan p, (VALUES ('b'), ('c')) a(arm),
+               (VALUES ('[{"name": "success", "metric": "success", "margin": 0, "min_samples": 300}]'::jsonb),
+                       ('[{"name": "errors", "metric": "error", "margin": 0, "min_samples": 100}]'::jsonb)) gs(g)
+         WHERE r.id = (SELECT max(id) FROM rollout.rollouts WHERE agent = 'ab-bot')) x
+ ORDER BY 1, 3;
+
 -- A variant whose errors rise ends the test at once (rollback_now); the
 -- control (production) serves everyone again.
 TRUNCATE tlog;

@@ -75,8 +75,9 @@ SELECT CASE rollout WHEN :r_good THEN 'good' WHEN :r_bad THEN 'bad' ELSE 'agent'
        bool_and(at IS NOT NULL AND description IS NOT NULL
                 AND (state IS NOT NULL AND share IS NOT NULL) = (rollout IS NOT NULL)) AS complete
   FROM rollout.timeline('tl-bot') GROUP BY 1 ORDER BY min(at);
--- (The simulated clock stamps deploy_now in January; the other events,
--- and the label moves of the lifecycle, carry the real time of the call.)
+-- The lifecycle's label moves (the promotion, deploy_now) carry its
+-- simulated clock, January; the calls that take no time (create_agent,
+-- create_version, set_label, the flags, roles and scales) the real one.
 SELECT kind, action, state, stage, share,
        CASE WHEN starts_with(description, actor || ' ')
             THEN '<actor>' || substr(description, length(actor) + 1) ELSE description END AS description

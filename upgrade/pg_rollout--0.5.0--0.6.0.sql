@@ -21,7 +21,8 @@
 -- one history per variant (b's and c's verdicts of a gate alternated as
 -- changes before), name the variant and the control, and the function
 -- returns a new last column, variant, so it is dropped and created again
--- with its privileges; a stage of an A/B test ends with each arm's samples.
+-- with its privileges; an A/B test's start names its variants, its share
+-- is NULL while it runs, and its stage ends with each arm's samples.
 
 CREATE OR REPLACE FUNCTION rollout._timeline_event_text(p_action text, p_actor text, p_old jsonb,
 											 p_new jsonb, p_reason text)
@@ -41,8 +42,13 @@ AS $$
 			ELSE pg_catalog.format('advanced from stage %s to stage %s: candidate share %s%% -> %s%%',
 				p_old->>'stage', p_new->>'stage', pg_catalog.trim_scale((p_old->>'percent')::numeric),
 				pg_catalog.trim_scale((p_new->>'percent')::numeric)) END
-		WHEN 'promote_manual' THEN pg_catalog.format('%s advanced it by hand: candidate share %s%% -> %s%%',
-			p_actor, pg_catalog.trim_scale((p_old->>'percent')::numeric), pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'promote_manual' THEN CASE
+			WHEN (p_old->>'percent')::numeric = (p_new->>'percent')::numeric THEN
+				pg_catalog.format('%s advanced it by hand at candidate share %s%%, reached early by a boost',
+					p_actor, pg_catalog.trim_scale((p_new->>'percent')::numeric))
+			ELSE pg_catalog.format('%s advanced it by hand: candidate share %s%% -> %s%%',
+				p_actor, pg_catalog.trim_scale((p_old->>'percent')::numeric),
+				pg_catalog.trim_scale((p_new->>'percent')::numeric)) END
 		WHEN 'promote' THEN 'promoted: the candidate now serves all traffic and is labelled production'
 		WHEN 'rollback' THEN pg_catalog.format('rolled back from %s%% to the baseline; pinned sessions drain first',
 			pg_catalog.trim_scale((p_old->>'percent')::numeric))
@@ -61,8 +67,10 @@ AS $$
 			pg_catalog.trim_scale((p_new->>'percent')::numeric))
 		WHEN 'boost' THEN pg_catalog.format('share raised from %s%% to %s%% to collect samples faster',
 			pg_catalog.trim_scale((p_old->>'percent')::numeric), pg_catalog.trim_scale((p_new->>'percent')::numeric))
-		WHEN 'alert' THEN pg_catalog.format('alert: gate(s) %s failed',
-			(SELECT pg_catalog.string_agg(g, ', ') FROM pg_catalog.jsonb_array_elements_text(p_new->'gates') g))
+		WHEN 'alert' THEN coalesce('alert: gate(s) ' || (SELECT pg_catalog.string_agg(g, ', ')
+				FROM pg_catalog.jsonb_array_elements_text(
+					CASE WHEN pg_catalog.jsonb_typeof(p_new->'gates') = 'array' THEN p_new->'gates' END) g) || ' failed',
+			'alert')
 		WHEN 'superseded' THEN pg_catalog.format('ended by an emergency deployment (%s)', p_new->>'state')
 		WHEN 'deploy_now' THEN pg_catalog.format('%s deployed version %s at once, bypassing the canary%s', p_actor,
 			coalesce(p_new->>'production', '?'),
@@ -137,10 +145,23 @@ BEGIN
 		  AND (timeline.rollout_id IS NULL OR r.id = timeline.rollout_id)
 	), items AS (
 		-- Events; within one instant: verdicts (1), stage end (2), event (3), stage start (4).
+		-- An A/B test has no candidate share while it runs (the variants'
+		-- weights split the traffic): its share is NULL until it ends.
 		SELECT e.at, e.rollout_id, 'event'::text AS kind, e.action, e.new->>'state' AS state,
-			   (e.new->>'stage')::integer AS stage, pg_catalog.trim_scale((e.new->>'percent')::numeric) AS share,
+			   (e.new->>'stage')::integer AS stage,
+			   CASE WHEN ro.strategy = 'ab_test' AND rollout.is_active_state(e.new->>'state') THEN NULL
+					ELSE pg_catalog.trim_scale((e.new->>'percent')::numeric) END AS share,
 			   NULL::text AS gate, NULL::text AS verdict, e.actor,
-			   rollout._timeline_event_text(e.action, e.actor, e.old, e.new, e.reason) AS description,
+			   CASE WHEN ro.strategy = 'ab_test' AND e.action = 'start' THEN
+						pg_catalog.format('%s started an A/B test of %s (control %s, risk %s)', e.actor,
+							(SELECT pg_catalog.string_agg(pg_catalog.format('%s = version %s', x->>'name', x->>'version'), ', ')
+							 FROM pg_catalog.jsonb_array_elements(ro.variants) x),
+							coalesce(ro.plan->'experiment'->>'control', ro.variants->0->>'name'),
+							coalesce(e.new->>'risk', 'custom')) || coalesce(' -- ' || e.reason, '')
+					WHEN ro.strategy = 'ab_test' AND e.action = 'promote' THEN
+						'promoted: the chosen variant now serves all traffic and is labelled production'
+						|| coalesce(' -- ' || e.reason, '')
+					ELSE rollout._timeline_event_text(e.action, e.actor, e.old, e.new, e.reason) END AS description,
 			   e.id AS event_id, NULL::text AS variant, 3 AS seq, e.id AS tiebreak
 		FROM rollout.events e JOIN ro ON ro.id = e.rollout_id
 		UNION ALL
@@ -177,8 +198,10 @@ BEGIN
 			  FROM rollout.gate_results gr JOIN ro ON ro.id = gr.rollout_id) g
 		WHERE g.prev IS DISTINCT FROM g.verdict
 		UNION ALL
-		SELECT s.started_at, s.rollout_id, 'stage', 'stage_start', NULL, s.stage, pg_catalog.trim_scale(s.percent), NULL, NULL, NULL,
+		SELECT s.started_at, s.rollout_id, 'stage', 'stage_start', NULL, s.stage,
+			   CASE WHEN ro.strategy <> 'ab_test' THEN pg_catalog.trim_scale(s.percent) END, NULL, NULL, NULL,
 			   CASE WHEN s.stage = 0 THEN 'shadow phase began: the candidate runs beside production, its answers discarded'
+					WHEN ro.strategy = 'ab_test' THEN 'the experiment began: the variants split the traffic by weight'
 					ELSE pg_catalog.format('stage %s began: candidate share %s%%', s.stage, pg_catalog.trim_scale(s.percent)) END,
 			   NULL, NULL, 4, s.stage::bigint
 		FROM rollout.stages s JOIN ro ON ro.id = s.rollout_id
@@ -191,8 +214,7 @@ BEGIN
 															ORDER BY m.key)
 							 || ' samples'
 							 FROM pg_catalog.jsonb_each(s.metrics) m
-							 WHERE pg_catalog.jsonb_typeof(s.metrics) = 'object'
-							   AND NOT (s.metrics ? 'candidate' OR s.metrics ? 'stable')),
+							 WHERE ro.strategy = 'ab_test' AND pg_catalog.jsonb_typeof(s.metrics) = 'object'),
 							pg_catalog.format('%s candidate and %s baseline samples',
 								coalesce(s.metrics->'candidate'->>'n', '0'), coalesce(s.metrics->'stable'->>'n', '0')))),
 			   NULL, NULL, 2, s.stage::bigint
@@ -321,7 +343,9 @@ BEGIN
 	END IF;
 	-- The detail names the hypothesis its p belongs to: the fail test's
 	-- (worse beyond the margin) or the pass test's (within it).
-	v_margin := pg_catalog.trim_scale(round(v_delta::numeric, 4))::text;
+	v_margin := CASE WHEN v_ratio IS NOT NULL
+					 THEN pg_catalog.trim_scale(round((v_ratio * 100)::numeric, 4)) || '%'
+					 ELSE pg_catalog.trim_scale(round(v_delta::numeric, 6))::text END;
 	res.detail := pg_catalog.format('%s %s: %s %s vs %s %s, n %s/%s, %s: p %s at alpha %s%s',
 		v_metric, v_cmp, p_arm, round(sc.value::numeric, 4), p_base_arm, round(sb.value::numeric, 4),
 		res.n_candidate, res.n_baseline,
@@ -341,5 +365,161 @@ EXCEPTION WHEN OTHERS THEN
 	res.verdict := 'error';
 	res.detail := SQLERRM;
 	RETURN res;
+END
+$$;
+
+
+-- Label moves at the lifecycle's time (0.6.0): a promotion, the undo of a
+-- promotion and deploy_now move the production label with the new internal
+-- rollout._set_label(), stamped with the lifecycle's own time, so that
+-- labels.updated_at, label_history.at and the set_label event agree with
+-- the events of the rollout (they carried now() before, which differs from
+-- "at" whenever a caller passes one: a simulated clock, a backfill).
+-- rollout.set_label() keeps its arguments and privileges and calls it with
+-- now().
+
+CREATE FUNCTION rollout._set_label(agent text, label text, version integer, reason text, at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_old integer;
+BEGIN
+	PERFORM rollout._check_name(label, 'label');
+	IF label ~ '^[0-9]+$' THEN
+		RAISE EXCEPTION 'argument "label" must not be a number'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'Numbers refer to versions; a label needs at least one letter.';
+	END IF;
+	IF version IS NULL THEN
+		RAISE EXCEPTION 'argument "version" must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM rollout._require_agent(agent, true);
+	PERFORM 1 FROM rollout.versions v WHERE v.agent = _set_label.agent AND v.version = _set_label.version;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'version % of agent "%" does not exist', version, agent
+			USING ERRCODE = 'undefined_object',
+				  DETAIL = 'Argument "version" must name a version created with rollout.create_version().';
+	END IF;
+
+	SELECT l.version INTO v_old FROM rollout.labels l
+		WHERE l.agent = _set_label.agent AND l.label = _set_label.label;
+	IF v_old IS NOT DISTINCT FROM version THEN
+		RETURN;
+	END IF;
+	-- During a rollout, production is its baseline: moving it would change
+	-- what the stable arm serves under the gates' feet. (The lifecycle
+	-- moves it itself once the rollout has ended: promotion, undo.)
+	IF label = 'production' AND EXISTS (SELECT 1 FROM rollout.rollouts x
+										WHERE x.agent = _set_label.agent
+										  AND rollout.is_active_state(x.state)) THEN
+		RAISE EXCEPTION 'agent "%" has an active rollout; its production label cannot move', agent
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('Production is version %s, the baseline of the active rollout.', v_old),
+				  HINT = 'Finish the rollout first (rollout.promote() or rollout.rollback()), or use rollout.deploy_now(), which ends it and moves production in one audited step.';
+	END IF;
+	INSERT INTO rollout.labels AS l (agent, label, version, updated_at)
+		VALUES (agent, label, version, _set_label.at)
+		ON CONFLICT ON CONSTRAINT labels_pkey DO UPDATE
+			SET version = EXCLUDED.version, updated_at = _set_label.at, updated_by = session_user;
+	INSERT INTO rollout.label_history (agent, label, old_version, new_version, reason, at)
+		VALUES (agent, label, v_old, version, reason, _set_label.at);
+	PERFORM rollout._log_event(agent, NULL, 'set_label',
+							   CASE WHEN v_old IS NULL THEN NULL
+									ELSE jsonb_build_object('label', label, 'version', v_old) END,
+							   jsonb_build_object('label', label, 'version', version), reason, _set_label.at);
+END
+$$;
+REVOKE ALL ON FUNCTION rollout._set_label(text, text, integer, text, timestamptz) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION rollout.set_label(agent text, label text, version integer, reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM rollout._set_label(agent, label, version, reason, pg_catalog.now());
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._finish_promotion(r rollout.rollouts, p_reason text, p_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE rollout.rollouts SET state = 'promoted', percent = 100, ended_at = p_at,
+		promoted_at = p_at, hold_reason = NULL
+		WHERE id = r.id;
+	PERFORM rollout._set_label(r.agent, 'production', r.candidate,
+							   coalesce(p_reason, pg_catalog.format('rollout %s promoted', r.id)), p_at);
+	PERFORM rollout._record_change(r, 'promote', p_reason, p_at);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout._finish_rollback(r rollout.rollouts, p_safety boolean, p_action text,
+										 p_reason text, p_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE rollout.rollouts SET state = 'rolled_back', percent = 0, shadow_percent = 0,
+		ended_at = CASE WHEN r.state = 'promoted' THEN r.ended_at ELSE p_at END,
+		watch_ended_at = CASE WHEN r.state = 'promoted' THEN p_at END,
+		paused_from = NULL, hold_reason = NULL,
+		drain_skipped = p_safety,
+		drain_until = CASE WHEN p_safety OR NOT r.pinning THEN p_at ELSE p_at + r.drain END
+		WHERE id = r.id;
+	IF r.state = 'promoted' THEN
+		PERFORM rollout._set_label(r.agent, 'production', r.baseline,
+								   coalesce(p_reason, pg_catalog.format('rollout %s rolled back', r.id)), p_at);
+	END IF;
+	PERFORM rollout._record_change(r, p_action, p_reason, p_at);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollout.deploy_now(agent text, version integer, reason text,
+								   at timestamptz DEFAULT pg_catalog.now())
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r rollout.rollouts;
+	v_old integer;
+BEGIN
+	at := rollout._lifecycle_at(at);
+	PERFORM rollout._require_agent(agent, true);
+	PERFORM rollout._require_arg(version, 'version');
+	IF rollout._is_blank(reason) THEN
+		RAISE EXCEPTION 'argument "reason" must not be empty'
+			USING ERRCODE = 'null_value_not_allowed',
+				  DETAIL = 'deploy_now bypasses the canary; the audit log needs to say why.';
+	END IF;
+	PERFORM 1 FROM rollout.versions v WHERE v.agent = deploy_now.agent AND v.version = deploy_now.version;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'version % of agent "%" does not exist', version, agent
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	SELECT * INTO r FROM rollout.rollouts x
+		WHERE x.agent = deploy_now.agent AND rollout.is_active_state(x.state) FOR UPDATE;
+	IF FOUND THEN
+		UPDATE rollout.rollouts SET state = 'rolled_back', percent = 0, shadow_percent = 0,
+			ended_at = at, drain_skipped = true, drain_until = at, hold_reason = NULL,
+			paused_from = NULL
+			WHERE id = r.id;
+		PERFORM rollout._record_change(r, 'superseded', 'deploy_now: ' || reason, at);
+	END IF;
+	SELECT l.version INTO v_old FROM rollout.labels l
+		WHERE l.agent = deploy_now.agent AND l.label = 'production';
+	PERFORM rollout._set_label(agent, 'production', version, 'deploy_now: ' || reason, at);
+	PERFORM rollout._log_event(agent, r.id, 'deploy_now',
+		jsonb_build_object('production', v_old), jsonb_build_object('production', version), reason, at);
+	PERFORM rollout._notify_change(r.id, agent, 'deploy_now', NULL, NULL, NULL, at, reason);
 END
 $$;

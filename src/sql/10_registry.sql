@@ -374,10 +374,12 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION rollout.set_label(agent text, label text, version integer, reason text DEFAULT NULL)
+-- Moves a label to a version at time "at", with its history row and event:
+-- production may not move during a rollout (the lifecycle moves it once
+-- the rollout has ended).
+CREATE FUNCTION rollout._set_label(agent text, label text, version integer, reason text, at timestamptz)
 RETURNS void
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -394,7 +396,7 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM rollout._require_agent(agent, true);
-	PERFORM 1 FROM rollout.versions v WHERE v.agent = set_label.agent AND v.version = set_label.version;
+	PERFORM 1 FROM rollout.versions v WHERE v.agent = _set_label.agent AND v.version = _set_label.version;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'version % of agent "%" does not exist', version, agent
 			USING ERRCODE = 'undefined_object',
@@ -402,7 +404,7 @@ BEGIN
 	END IF;
 
 	SELECT l.version INTO v_old FROM rollout.labels l
-		WHERE l.agent = set_label.agent AND l.label = set_label.label;
+		WHERE l.agent = _set_label.agent AND l.label = _set_label.label;
 	IF v_old IS NOT DISTINCT FROM version THEN
 		RETURN;
 	END IF;
@@ -410,23 +412,37 @@ BEGIN
 	-- what the stable arm serves under the gates' feet. (The lifecycle
 	-- moves it itself once the rollout has ended: promotion, undo.)
 	IF label = 'production' AND EXISTS (SELECT 1 FROM rollout.rollouts x
-										WHERE x.agent = set_label.agent
+										WHERE x.agent = _set_label.agent
 										  AND rollout.is_active_state(x.state)) THEN
 		RAISE EXCEPTION 'agent "%" has an active rollout; its production label cannot move', agent
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = pg_catalog.format('Production is version %s, the baseline of the active rollout.', v_old),
 				  HINT = 'Finish the rollout first (rollout.promote() or rollout.rollback()), or use rollout.deploy_now(), which ends it and moves production in one audited step.';
 	END IF;
-	INSERT INTO rollout.labels AS l (agent, label, version)
-		VALUES (agent, label, version)
+	INSERT INTO rollout.labels AS l (agent, label, version, updated_at)
+		VALUES (agent, label, version, _set_label.at)
 		ON CONFLICT ON CONSTRAINT labels_pkey DO UPDATE
-			SET version = EXCLUDED.version, updated_at = pg_catalog.now(), updated_by = session_user;
-	INSERT INTO rollout.label_history (agent, label, old_version, new_version, reason)
-		VALUES (agent, label, v_old, version, reason);
+			SET version = EXCLUDED.version, updated_at = _set_label.at, updated_by = session_user;
+	INSERT INTO rollout.label_history (agent, label, old_version, new_version, reason, at)
+		VALUES (agent, label, v_old, version, reason, _set_label.at);
 	PERFORM rollout._log_event(agent, NULL, 'set_label',
 							   CASE WHEN v_old IS NULL THEN NULL
 									ELSE jsonb_build_object('label', label, 'version', v_old) END,
-							   jsonb_build_object('label', label, 'version', version), reason);
+							   jsonb_build_object('label', label, 'version', version), reason, _set_label.at);
+END
+$$;
+
+-- Moves a label to a version now; the lifecycle moves production with
+-- _set_label() at its own time (the time of the promotion, rollback or
+-- deploy_now it belongs to).
+CREATE FUNCTION rollout.set_label(agent text, label text, version integer, reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM rollout._set_label(agent, label, version, reason, pg_catalog.now());
 END
 $$;
 

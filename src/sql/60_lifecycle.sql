@@ -396,8 +396,8 @@ BEGIN
 	UPDATE rollout.rollouts SET state = 'promoted', percent = 100, ended_at = p_at,
 		promoted_at = p_at, hold_reason = NULL
 		WHERE id = r.id;
-	PERFORM rollout.set_label(r.agent, 'production', r.candidate,
-							  coalesce(p_reason, pg_catalog.format('rollout %s promoted', r.id)));
+	PERFORM rollout._set_label(r.agent, 'production', r.candidate,
+							   coalesce(p_reason, pg_catalog.format('rollout %s promoted', r.id)), p_at);
 	PERFORM rollout._record_change(r, 'promote', p_reason, p_at);
 END
 $$;
@@ -529,8 +529,8 @@ BEGIN
 		drain_until = CASE WHEN p_safety OR NOT r.pinning THEN p_at ELSE p_at + r.drain END
 		WHERE id = r.id;
 	IF r.state = 'promoted' THEN
-		PERFORM rollout.set_label(r.agent, 'production', r.baseline,
-								  coalesce(p_reason, pg_catalog.format('rollout %s rolled back', r.id)));
+		PERFORM rollout._set_label(r.agent, 'production', r.baseline,
+								   coalesce(p_reason, pg_catalog.format('rollout %s rolled back', r.id)), p_at);
 	END IF;
 	PERFORM rollout._record_change(r, p_action, p_reason, p_at);
 END
@@ -624,7 +624,7 @@ BEGIN
 	END IF;
 	SELECT l.version INTO v_old FROM rollout.labels l
 		WHERE l.agent = deploy_now.agent AND l.label = 'production';
-	PERFORM rollout.set_label(agent, 'production', version, 'deploy_now: ' || reason);
+	PERFORM rollout._set_label(agent, 'production', version, 'deploy_now: ' || reason, at);
 	PERFORM rollout._log_event(agent, r.id, 'deploy_now',
 		jsonb_build_object('production', v_old), jsonb_build_object('production', version), reason, at);
 	PERFORM rollout._notify_change(r.id, agent, 'deploy_now', NULL, NULL, NULL, at, reason);

@@ -114,7 +114,9 @@ BEGIN
 	END IF;
 	-- The detail names the hypothesis its p belongs to: the fail test's
 	-- (worse beyond the margin) or the pass test's (within it).
-	v_margin := pg_catalog.trim_scale(round(v_delta::numeric, 4))::text;
+	v_margin := CASE WHEN v_ratio IS NOT NULL
+					 THEN pg_catalog.trim_scale(round((v_ratio * 100)::numeric, 4)) || '%'
+					 ELSE pg_catalog.trim_scale(round(v_delta::numeric, 6))::text END;
 	res.detail := pg_catalog.format('%s %s: %s %s vs %s %s, n %s/%s, %s: p %s at alpha %s%s',
 		v_metric, v_cmp, p_arm, round(sc.value::numeric, 4), p_base_arm, round(sb.value::numeric, 4),
 		res.n_candidate, res.n_baseline,

@@ -42,8 +42,13 @@ AS $$
 			ELSE pg_catalog.format('advanced from stage %s to stage %s: candidate share %s%% -> %s%%',
 				p_old->>'stage', p_new->>'stage', pg_catalog.trim_scale((p_old->>'percent')::numeric),
 				pg_catalog.trim_scale((p_new->>'percent')::numeric)) END
-		WHEN 'promote_manual' THEN pg_catalog.format('%s advanced it by hand: candidate share %s%% -> %s%%',
-			p_actor, pg_catalog.trim_scale((p_old->>'percent')::numeric), pg_catalog.trim_scale((p_new->>'percent')::numeric))
+		WHEN 'promote_manual' THEN CASE
+			WHEN (p_old->>'percent')::numeric = (p_new->>'percent')::numeric THEN
+				pg_catalog.format('%s advanced it by hand at candidate share %s%%, reached early by a boost',
+					p_actor, pg_catalog.trim_scale((p_new->>'percent')::numeric))
+			ELSE pg_catalog.format('%s advanced it by hand: candidate share %s%% -> %s%%',
+				p_actor, pg_catalog.trim_scale((p_old->>'percent')::numeric),
+				pg_catalog.trim_scale((p_new->>'percent')::numeric)) END
 		WHEN 'promote' THEN 'promoted: the candidate now serves all traffic and is labelled production'
 		WHEN 'rollback' THEN pg_catalog.format('rolled back from %s%% to the baseline; pinned sessions drain first',
 			pg_catalog.trim_scale((p_old->>'percent')::numeric))
@@ -62,8 +67,10 @@ AS $$
 			pg_catalog.trim_scale((p_new->>'percent')::numeric))
 		WHEN 'boost' THEN pg_catalog.format('share raised from %s%% to %s%% to collect samples faster',
 			pg_catalog.trim_scale((p_old->>'percent')::numeric), pg_catalog.trim_scale((p_new->>'percent')::numeric))
-		WHEN 'alert' THEN pg_catalog.format('alert: gate(s) %s failed',
-			(SELECT pg_catalog.string_agg(g, ', ') FROM pg_catalog.jsonb_array_elements_text(p_new->'gates') g))
+		WHEN 'alert' THEN coalesce('alert: gate(s) ' || (SELECT pg_catalog.string_agg(g, ', ')
+				FROM pg_catalog.jsonb_array_elements_text(
+					CASE WHEN pg_catalog.jsonb_typeof(p_new->'gates') = 'array' THEN p_new->'gates' END) g) || ' failed',
+			'alert')
 		WHEN 'superseded' THEN pg_catalog.format('ended by an emergency deployment (%s)', p_new->>'state')
 		WHEN 'deploy_now' THEN pg_catalog.format('%s deployed version %s at once, bypassing the canary%s', p_actor,
 			coalesce(p_new->>'production', '?'),
@@ -144,10 +151,23 @@ BEGIN
 		  AND (timeline.rollout_id IS NULL OR r.id = timeline.rollout_id)
 	), items AS (
 		-- Events; within one instant: verdicts (1), stage end (2), event (3), stage start (4).
+		-- An A/B test has no candidate share while it runs (the variants'
+		-- weights split the traffic): its share is NULL until it ends.
 		SELECT e.at, e.rollout_id, 'event'::text AS kind, e.action, e.new->>'state' AS state,
-			   (e.new->>'stage')::integer AS stage, pg_catalog.trim_scale((e.new->>'percent')::numeric) AS share,
+			   (e.new->>'stage')::integer AS stage,
+			   CASE WHEN ro.strategy = 'ab_test' AND rollout.is_active_state(e.new->>'state') THEN NULL
+					ELSE pg_catalog.trim_scale((e.new->>'percent')::numeric) END AS share,
 			   NULL::text AS gate, NULL::text AS verdict, e.actor,
-			   rollout._timeline_event_text(e.action, e.actor, e.old, e.new, e.reason) AS description,
+			   CASE WHEN ro.strategy = 'ab_test' AND e.action = 'start' THEN
+						pg_catalog.format('%s started an A/B test of %s (control %s, risk %s)', e.actor,
+							(SELECT pg_catalog.string_agg(pg_catalog.format('%s = version %s', x->>'name', x->>'version'), ', ')
+							 FROM pg_catalog.jsonb_array_elements(ro.variants) x),
+							coalesce(ro.plan->'experiment'->>'control', ro.variants->0->>'name'),
+							coalesce(e.new->>'risk', 'custom')) || coalesce(' -- ' || e.reason, '')
+					WHEN ro.strategy = 'ab_test' AND e.action = 'promote' THEN
+						'promoted: the chosen variant now serves all traffic and is labelled production'
+						|| coalesce(' -- ' || e.reason, '')
+					ELSE rollout._timeline_event_text(e.action, e.actor, e.old, e.new, e.reason) END AS description,
 			   e.id AS event_id, NULL::text AS variant, 3 AS seq, e.id AS tiebreak
 		FROM rollout.events e JOIN ro ON ro.id = e.rollout_id
 		UNION ALL
@@ -184,8 +204,10 @@ BEGIN
 			  FROM rollout.gate_results gr JOIN ro ON ro.id = gr.rollout_id) g
 		WHERE g.prev IS DISTINCT FROM g.verdict
 		UNION ALL
-		SELECT s.started_at, s.rollout_id, 'stage', 'stage_start', NULL, s.stage, pg_catalog.trim_scale(s.percent), NULL, NULL, NULL,
+		SELECT s.started_at, s.rollout_id, 'stage', 'stage_start', NULL, s.stage,
+			   CASE WHEN ro.strategy <> 'ab_test' THEN pg_catalog.trim_scale(s.percent) END, NULL, NULL, NULL,
 			   CASE WHEN s.stage = 0 THEN 'shadow phase began: the candidate runs beside production, its answers discarded'
+					WHEN ro.strategy = 'ab_test' THEN 'the experiment began: the variants split the traffic by weight'
 					ELSE pg_catalog.format('stage %s began: candidate share %s%%', s.stage, pg_catalog.trim_scale(s.percent)) END,
 			   NULL, NULL, 4, s.stage::bigint
 		FROM rollout.stages s JOIN ro ON ro.id = s.rollout_id
@@ -198,8 +220,7 @@ BEGIN
 															ORDER BY m.key)
 							 || ' samples'
 							 FROM pg_catalog.jsonb_each(s.metrics) m
-							 WHERE pg_catalog.jsonb_typeof(s.metrics) = 'object'
-							   AND NOT (s.metrics ? 'candidate' OR s.metrics ? 'stable')),
+							 WHERE ro.strategy = 'ab_test' AND pg_catalog.jsonb_typeof(s.metrics) = 'object'),
 							pg_catalog.format('%s candidate and %s baseline samples',
 								coalesce(s.metrics->'candidate'->>'n', '0'), coalesce(s.metrics->'stable'->>'n', '0')))),
 			   NULL, NULL, 2, s.stage::bigint
