@@ -190,6 +190,10 @@ BEGIN
 				   CASE WHEN g.p_value IS NOT NULL THEN
 					   pg_catalog.format(', p %s', CASE WHEN g.p_value >= 0.001 THEN round(g.p_value::numeric, 4)::text
 							ELSE pg_catalog.btrim(pg_catalog.to_char(g.p_value::numeric, '9.99EEEE')) END)
+					   -- An A/B verdict's p is the fail test's or the pass test's:
+					   -- its detail (rollout._arm_verdict) names which.
+					   || CASE WHEN g.variant IS NOT NULL THEN coalesce(' (' || pg_catalog.substring(g.detail,
+							', n [0-9]+/[0-9]+, ([^:]+): p ') || ')', '') ELSE '' END
 				   ELSE '' END,
 				   CASE WHEN g.acted THEN pg_catalog.format(' -> %s', g.action) ELSE '' END),
 			   NULL, g.variant, 1, g.id
