@@ -229,4 +229,8 @@ SELECT arm, baseline_arm, candidate_n, baseline_n,
 SELECT rollout.promote('triage-bot', variant => 'c', at => '2026-03-05 12:10+00') AS result;
 SELECT version, system_prompt FROM rollout.get_version('triage-bot');
 \echo
+\echo 'The test as the timeline tells it: a row when the verdict of a variant changes, with its hypothesis:'
+SELECT to_char(at, 'Dy HH24:MI') AS "when", state, share, description
+  FROM rollout.timeline('triage-bot', :rollout_ab);
+\echo
 \echo '== end of demo =============================================================='
